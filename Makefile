@@ -1,0 +1,48 @@
+# printd — setup, demonstration, tests and benchmarks.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...).
+DEBIAN_PACKAGES := libusb-1.0-0 sqlite3
+
+.PHONY: setup system-packages run test lint typecheck bench clean
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@if [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then \
+	  missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    echo "installing Debian packages:$$missing"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/python -m printd.demo --config config/printd.toml
+
+lint: setup
+	$(BIN)/ruff check printd drivers tests bench
+	$(BIN)/ruff format --check printd drivers tests bench
+
+typecheck: setup
+	$(BIN)/mypy printd drivers
+
+test: setup lint typecheck
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .mypy_cache .pytest_cache .ruff_cache

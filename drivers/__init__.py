@@ -1,0 +1,1 @@
+"""drivers: card-printer drivers (contract, Evolis protocol, simulator); independent of printd."""

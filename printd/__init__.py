@@ -1,0 +1,1 @@
+"""printd: the print-station daemon — queue, ledger, station, control socket."""
