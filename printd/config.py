@@ -1,0 +1,110 @@
+"""The daemon's configuration: TOML, validated at start, every error naming the key and what is expected."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+DEFAULT_CONFIG_PATH = Path("/etc/printd/printd.toml")
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Rate = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, the key and what is expected."""
+
+
+class StationConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: Name = "station"
+    database: str = "/var/lib/printd/printd.db"
+    socket: str = "/run/printd/printd.sock"
+    spool: str | None = None
+    low_stock_threshold: NonNegative = 500
+    max_attempts: Positive = 3
+    retention_hours: Annotated[float, msgspec.Meta(ge=0.0)] = 24.0
+    spool_poll_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 1.0
+
+
+class RolesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    viewer: list[str] = msgspec.field(default_factory=lambda: ["printd-view"])
+    operator: list[str] = msgspec.field(default_factory=lambda: ["printd"])
+    supervisor: list[str] = msgspec.field(default_factory=lambda: ["printd-admin"])
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"viewer": self.viewer, "operator": self.operator, "supervisor": self.supervisor}
+
+
+class ControlConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1 << 20
+    idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
+    socket_group: str | None = None
+    roles: RolesConfig = msgspec.field(default_factory=RolesConfig)
+
+
+class SimPrinterConfig(msgspec.Struct, tag="sim", tag_field="type", forbid_unknown_fields=True, frozen=True):
+    """A simulated Evolis printer driven through the real Evolis driver over an in-process link."""
+
+    name: Name
+    cards: NonNegative = 1000
+    seconds_per_card: Annotated[float, msgspec.Meta(ge=0.0)] = 20.0
+    spoil_rate: Rate = 0.0
+    seed: int = 0
+    faults: list[str] = msgspec.field(default_factory=list)
+    state_file: str | None = None
+    save_png_dir: str | None = None
+    ribbon: str = "ymcko"
+    encoder: bool = True
+
+
+PrinterConfig = SimPrinterConfig
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    station: StationConfig = msgspec.field(default_factory=StationConfig)
+    control: ControlConfig = msgspec.field(default_factory=ControlConfig)
+    printer: list[PrinterConfig] = msgspec.field(default_factory=list)
+
+    def printer_named(self, name: str) -> PrinterConfig | None:
+        return next((p for p in self.printer if p.name == name), None)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc}); fix the syntax at that place") from exc
+    try:
+        config = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {_explain(str(exc))}") from exc
+    names = [p.name for p in config.printer]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{source}: printer names must be unique; {', '.join(duplicates)} is given twice")
+    return config
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such configuration file; pass --config PATH") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc})") from exc
+    return parse_config(text, str(path))
+
+
+def _explain(message: str) -> str:
+    """Turn msgspec's '... - at `$.printer[0].cards`' into 'printer[0].cards: ...'."""
+    text, sep, where = message.rpartition(" - at `")
+    if not sep:
+        return message
+    key = where.rstrip("`").removeprefix("$").lstrip(".") or "(top level)"
+    text = text.replace("Object contains unknown field", "unknown key")
+    return f"key {key}: {text}"

@@ -1,0 +1,129 @@
+"""Job intake: validating a job object (from the socket, a batch or the spool) into a NewJob.
+
+A job file is JSON: ``ref``, ``priority``, ``front`` and optional ``back`` (a path or a ``data:`` URI of a PNG
+or JPEG image), optional ``holder`` (display name) and optional ``chip`` (the chip payload, text). Error
+messages name the field and never repeat its content: the content is personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from PIL import Image, UnidentifiedImageError
+
+from printd.errors import PrintdError
+from printd.jobs import Priority
+from printd.store.records import JobContent, NewJob
+
+MAX_IMAGE_BYTES = 8 << 20
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
+
+
+class JobFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    ref: Ref
+    front: Annotated[str, msgspec.Meta(min_length=1)]
+    priority: str = "normal"
+    back: str | None = None
+    holder: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    chip: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
+
+
+def parse_job(obj: object, *, base_dir: Path | None = None) -> NewJob:
+    """Validate one job object; relative image paths are resolved against ``base_dir`` if given."""
+    try:
+        job = msgspec.convert(obj, JobFile)
+    except msgspec.ValidationError as exc:
+        raise PrintdError("job.invalid", f"job: {_field_error(str(exc))}") from exc
+    try:
+        priority = Priority.from_label(job.priority)
+    except KeyError:
+        raise PrintdError(
+            "job.invalid", f"job {job.ref}: priority must be walk_in, normal or backlog, not {job.priority!r}"
+        ) from None
+    front = load_image(job.front, "front", job.ref, base_dir)
+    back = load_image(job.back, "back", job.ref, base_dir) if job.back else None
+    content = JobContent(front=front, back=back, chip=job.chip.encode() if job.chip else None, holder=job.holder)
+    return NewJob(ref=job.ref, priority=priority, content=content)
+
+
+def load_image(source: str, field: str, ref: str, base_dir: Path | None) -> bytes:
+    if source.startswith("data:"):
+        data = _decode_data_uri(source, field, ref)
+    else:
+        path = Path(source)
+        if not path.is_absolute():
+            if base_dir is None:
+                raise PrintdError(
+                    "job.invalid",
+                    f"job {ref}: {field} must be an absolute path or a data: URI (printctl makes paths absolute)",
+                )
+            path = base_dir / path
+        try:
+            if path.stat().st_size > MAX_IMAGE_BYTES:
+                raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise PrintdError(
+                "job.image_missing",
+                f"job {ref}: the {field} image file does not exist; check the path in the job file",
+            ) from None
+        except PermissionError:
+            raise PrintdError(
+                "job.image_missing",
+                f"job {ref}: printd may not read the {field} image file; make it readable by the printd user"
+                " or send it as a data: URI",
+            ) from None
+        except IsADirectoryError:
+            raise PrintdError("job.image_missing", f"job {ref}: the {field} image path is a directory") from None
+    check_image(data, field, ref)
+    return data
+
+
+def check_image(data: bytes, field: str, ref: str) -> None:
+    if len(data) > MAX_IMAGE_BYTES:
+        raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("PNG", "JPEG"):
+                raise PrintdError(
+                    "job.image_unreadable",
+                    f"job {ref}: the {field} image is {image.format}; send a PNG or JPEG",
+                )
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is too large in pixels")
+            image.verify()
+    except PrintdError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise PrintdError(
+            "job.image_unreadable",
+            f"job {ref}: the {field} image cannot be read as PNG or JPEG; export it again",
+        ) from None
+
+
+def _decode_data_uri(uri: str, field: str, ref: str) -> bytes:
+    header, sep, payload = uri.partition(",")
+    if not sep or ";base64" not in header:
+        raise PrintdError("job.invalid", f"job {ref}: {field} data: URI must be base64 (data:image/png;base64,...)")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise PrintdError("job.image_unreadable", f"job {ref}: {field} data: URI is not valid base64") from None
+
+
+def _field_error(message: str) -> str:
+    text, sep, where = message.rpartition(" - at `")
+    if not sep:
+        return message
+    key = where.rstrip("`").removeprefix("$").lstrip(".") or "the job"
+    # msgspec quotes offending values in some messages; never echo job content back.
+    if "Expected `str` matching regex" in text:
+        text = "must be 1-128 letters, digits or _ . : / - (starting with a letter or digit)"
+    return f"{key}: {text}"

@@ -1,0 +1,35 @@
+"""Building a driver from a printer's configuration (the only place printd names concrete drivers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.base import Driver
+from printd.config import PrinterConfig, SimPrinterConfig
+
+
+@dataclass
+class BuiltPrinter:
+    name: str
+    driver: Driver
+    sim: Any = None  # the simulator handle for type "sim": its model is the physical truth
+
+
+def build_printer(config: PrinterConfig) -> BuiltPrinter:
+    if isinstance(config, SimPrinterConfig):
+        from drivers.sim import make_sim_printer
+
+        handle = make_sim_printer(
+            config.name,
+            cards=config.cards,
+            seconds_per_card=config.seconds_per_card,
+            spoil_rate=config.spoil_rate,
+            seed=config.seed,
+            faults=config.faults,
+            state_file=Path(config.state_file) if config.state_file else None,
+            save_png_dir=Path(config.save_png_dir) if config.save_png_dir else None,
+        )
+        return BuiltPrinter(config.name, handle.driver(), handle)
+    raise ValueError(f"unknown printer type for {config!r}")

@@ -1,0 +1,322 @@
+"""The station: one worker thread per printer, all on one queue, each card under the write-ahead rule.
+
+Per card, in the printer's own thread:
+1. ``status()``: the printer must be able to print; its counters are read.
+2. ``claim_next`` commits the claim and the attempt with those counters (write-ahead) before any feed.
+3. ``print_card``; 4. ``settle_attempt`` commits outcome, ledger event and job transition together.
+A printer condition (feeder empty, cover open, jam...) pauses the printer until an operator resumes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drivers.base import (
+    Card,
+    CardResult,
+    Counters,
+    DriverError,
+    MajorState,
+    Outcome,
+    PrinterInfo,
+    PrinterStatus,
+)
+from printd.errors import PrintdError
+from printd.logging import get_logger
+from printd.printers import BuiltPrinter
+from printd.store import Claim, JobRecord, SqliteStore
+
+log = get_logger("printd.station")
+
+CardListener = Callable[[str, JobRecord, CardResult], None]
+
+
+@dataclass
+class PrinterView:
+    """What the station knows of one printer, for status replies."""
+
+    name: str
+    state: str = MajorState.OFFLINE.value
+    reasons: list[str] = field(default_factory=list)
+    paused: bool = False
+    pause_reason: str | None = None
+    current_job: int | None = None
+    counters: Counters | None = None
+    info: PrinterInfo | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        counters = (
+            self.counters.as_dict()
+            if self.counters
+            else dict.fromkeys(("cards_fed", "cards_rejected", "panels_printed", "ribbon_remaining"))
+        )
+        return {
+            "name": self.name,
+            "state": "paused" if self.paused and self.state != MajorState.OFFLINE else self.state,
+            "printer_state": self.state,
+            "reasons": list(self.reasons),
+            "paused": self.paused,
+            "pause_reason": self.pause_reason,
+            "current_job": self.current_job,
+            "counters": counters,
+            "model": self.info.model if self.info else None,
+            "serial_number": self.info.serial_number if self.info else None,
+            "detail": self.detail,
+        }
+
+
+class PrinterWorker:
+    """Drives one printer: every driver call for it happens in this worker's thread."""
+
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, station: Station, printer: BuiltPrinter, paused_reason: str | None) -> None:
+        self.station = station
+        self.store = station.store
+        self.printer = printer
+        self.name = printer.name
+        self.view = PrinterView(printer.name, paused=paused_reason is not None, pause_reason=paused_reason)
+        self.wake = threading.Event()
+        self.clear_requested = False
+        self._opened = False
+        self._settled = False
+        self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # ---- the loop -------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self.station.stopping.is_set():
+            try:
+                self._step()
+            except Exception as exc:  # a bug must not kill the printer's thread; it shows in status
+                log.exception("printer.loop_error", printer=self.name, error=type(exc).__name__)
+                self.view.detail = f"internal error: {type(exc).__name__}; see the log"
+                self._sleep(self.RETRY_SECONDS)
+        self._close()
+
+    def _step(self) -> None:
+        if not self._opened and not self._open():
+            self._sleep(self.RETRY_SECONDS)
+            return
+        if self.clear_requested:
+            self.clear_requested = False
+            self._driver_call(self.printer.driver.clear_errors)
+        status = self._status()
+        if status is None:
+            self._sleep(self.RETRY_SECONDS)
+            return
+        if not self._settled:
+            self._settle_interrupted(status.counters)
+        if self.view.paused:
+            self._sleep(1.0)
+            return
+        if not status.can_print:
+            self.station.pause(self.name, ", ".join(sorted(str(r) for r in status.errors)) or status.state.value)
+            return
+        claim = self.store.claim_next(self.name, status.counters)
+        if claim is None:
+            self._sleep(1.0)
+            return
+        self._print(claim)
+
+    def _print(self, claim: Claim) -> None:
+        self.view.current_job = claim.job.id
+        self.view.state = MajorState.BUSY.value
+        content = claim.content
+        card = Card(front=content.front, back=content.back, chip_payload=content.chip)
+        log.info("job.printing", job=claim.job.id, printer=self.name, attempt=claim.attempt.number)
+        try:
+            result = self.printer.driver.print_card(card)
+        except Exception as exc:  # the contract says drivers return outcomes; if one raises, never guess
+            log.exception("printer.driver_raised", printer=self.name, job=claim.job.id)
+            result = CardResult(Outcome.UNKNOWN, detail=f"the driver failed mid-card ({type(exc).__name__})")
+        job = self._settle(claim, result)
+        self.view.current_job = None
+        self.station.card_done(self.name, job, result)
+        if result.reason is not None and result.outcome in (Outcome.NOT_FED, Outcome.UNKNOWN):
+            self.station.pause(self.name, str(result.reason))
+
+    def _settle(self, claim: Claim, result: CardResult) -> JobRecord:
+        delay = 0.1
+        while True:
+            try:
+                return self.store.settle_attempt(claim.attempt, result)
+            except PrintdError:
+                raise
+            except Exception as exc:  # storage trouble: the outcome is kept in memory and retried
+                log.error("store.settle_failed", printer=self.name, job=claim.job.id, error=str(exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _settle_interrupted(self, counters: Counters) -> None:
+        for attempt in self.store.open_attempts(self.name):
+            job = self.store.settle_interrupted(attempt, counters.cards_fed)
+            log.warning("attempt.settled_at_start", printer=self.name, job=job.id, state=job.state.value)
+        self._settled = True
+
+    # ---- driver calls ---------------------------------------------------------------------------------
+
+    def _open(self) -> bool:
+        try:
+            self.view.info = self.printer.driver.open()
+        except DriverError as exc:
+            self._offline(str(exc))
+            return False
+        self._opened = True
+        log.info("printer.opened", printer=self.name, model=self.view.info.model)
+        return True
+
+    def _status(self) -> PrinterStatus | None:
+        try:
+            status = self.printer.driver.status()
+        except DriverError as exc:
+            self._offline(str(exc))
+            return None
+        self.view.state = status.state.value
+        self.view.reasons = sorted(str(r) for r in status.reasons)
+        self.view.counters = status.counters
+        self.view.detail = ""
+        return status
+
+    def _driver_call(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except DriverError as exc:
+            self._offline(str(exc))
+
+    def _offline(self, message: str) -> None:
+        if self.view.state != MajorState.OFFLINE.value:
+            log.warning("printer.offline", printer=self.name, detail=message)
+        self.view.state = MajorState.OFFLINE.value
+        self.view.detail = message
+        self._close()
+
+    def _close(self) -> None:
+        if self._opened:
+            self._opened = False
+            with contextlib.suppress(DriverError):
+                self.printer.driver.close()
+
+    def _sleep(self, seconds: float) -> None:
+        self.wake.wait(seconds)
+        self.wake.clear()
+
+
+class Station:
+    def __init__(
+        self,
+        store: SqliteStore,
+        printers: list[BuiltPrinter],
+        *,
+        low_stock_threshold: int = 0,
+    ) -> None:
+        self.store = store
+        self.low_stock_threshold = low_stock_threshold
+        self.stopping = threading.Event()
+        self.listeners: list[CardListener] = []
+        self._low_stock_reported = False
+        pauses = store.printer_pauses()
+        self.workers = {p.name: PrinterWorker(self, p, pauses.get(p.name)) for p in printers}
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            worker.start()
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop claiming, let each card in a printer finish, then return (False if one did not in time)."""
+        self.stopping.set()
+        self.notify_work()
+        deadline = time.monotonic() + timeout
+        return all(w.join(max(0.0, deadline - time.monotonic())) for w in self.workers.values())
+
+    def notify_work(self) -> None:
+        for worker in self.workers.values():
+            worker.wake.set()
+
+    def worker(self, name: str) -> PrinterWorker:
+        try:
+            return self.workers[name]
+        except KeyError:
+            raise PrintdError(
+                "printer.not_found",
+                f"no printer named {name!r}; configured: {', '.join(self.workers) or 'none'}",
+            ) from None
+
+    def pause(self, name: str, reason: str) -> PrinterView:
+        worker = self.worker(name)
+        if not worker.view.paused or worker.view.pause_reason != reason:
+            self.store.set_printer_paused(name, True, reason)
+            worker.view.paused, worker.view.pause_reason = True, reason
+            log.warning("printer.paused", printer=name, reason=reason)
+        return worker.view
+
+    def resume(self, name: str) -> PrinterView:
+        worker = self.worker(name)
+        self.store.set_printer_paused(name, False, None)
+        worker.view.paused, worker.view.pause_reason = False, None
+        worker.clear_requested = True
+        worker.wake.set()
+        log.info("printer.resumed", printer=name)
+        return worker.view
+
+    def views(self) -> list[PrinterView]:
+        return [w.view for w in self.workers.values()]
+
+    def card_done(self, printer: str, job: JobRecord, result: CardResult) -> None:
+        log.info(
+            f"job.{result.outcome.value}",
+            job=job.id,
+            printer=printer,
+            state=job.state.value,
+            category=result.category.value if result.category else None,
+            chip_uid=result.chip_uid,
+        )
+        self.check_stock()
+        for listener in self.listeners:
+            listener(printer, job, result)
+
+    def check_stock(self) -> None:
+        on_hand = self.store.balance().on_hand
+        low = on_hand < self.low_stock_threshold
+        if low and not self._low_stock_reported:
+            log.warning("stock.low", on_hand=on_hand, threshold=self.low_stock_threshold)
+        self._low_stock_reported = low
+
+    def alerts(self) -> list[dict[str, object]]:
+        alerts: list[dict[str, object]] = []
+        balance = self.store.balance()
+        if balance.on_hand < self.low_stock_threshold:
+            alerts.append(
+                {
+                    "event": "stock.low",
+                    "message": f"{balance.on_hand} blanks on hand, below the threshold of {self.low_stock_threshold};"
+                    " request more blanks",
+                }
+            )
+        if balance.in_doubt:
+            alerts.append(
+                {
+                    "event": "stock.in_doubt",
+                    "message": f"{balance.in_doubt} blank(s) in doubt; check the printers and resolve the jobs",
+                }
+            )
+        if balance.on_hand <= 0 and self.store.queue_counts()["queued"]:
+            alerts.append(
+                {
+                    "event": "stock.exhausted",
+                    "message": "no blanks on hand: printing waits; book a delivery with 'printctl stock receive'",
+                }
+            )
+        return alerts

@@ -1,0 +1,93 @@
+"""The records the store hands out: jobs, their content, attempts, spoiled blanks."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from printd.jobs import JobState, Priority
+
+
+@dataclass(frozen=True)
+class JobContent:
+    """Card faces (PNG bytes), chip payload and holder display name: the only personal data printd holds."""
+
+    front: bytes
+    back: bytes | None = None
+    chip: bytes | None = None
+    holder: str | None = None
+
+    def digest(self) -> str:
+        """A fingerprint of the content, so a re-submitted ``ref`` can be told apart from a conflicting one."""
+        h = hashlib.sha256()
+        for part in (self.front, self.back, self.chip, (self.holder or "").encode()):
+            h.update(len(part or b"").to_bytes(8, "big"))
+            h.update(part or b"")
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class NewJob:
+    ref: str
+    priority: Priority
+    content: JobContent
+    digest: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            object.__setattr__(self, "digest", self.content.digest() + f":{int(self.priority)}")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    ref: str
+    priority: Priority
+    state: JobState
+    attempts: int
+    printer: str | None
+    created_at: float
+    updated_at: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "ref": self.ref,
+            "priority": self.priority.label,
+            "state": self.state.value,
+            "attempts": self.attempts,
+            "printer": self.printer,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A write-ahead record: committed before the driver may feed a blank."""
+
+    id: int
+    job_id: int
+    printer: str
+    number: int
+    cards_fed_before: int | None
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Claim:
+    job: JobRecord
+    attempt: Attempt
+    content: JobContent
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    job: JobRecord
+    duplicate: bool
+
+
+def iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

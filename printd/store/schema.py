@@ -1,0 +1,104 @@
+"""The SQLite schema and its forward-only migrations, versioned with PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: jobs, their content and history, write-ahead attempts, the ledger, stock totals, printer pauses.
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        ref TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        printer TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        ended_at REAL
+    );
+    CREATE INDEX jobs_claim ON jobs (state, priority, id);
+    CREATE INDEX jobs_ended ON jobs (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE TABLE job_content (
+        job_id INTEGER PRIMARY KEY REFERENCES jobs (id),
+        front BLOB NOT NULL,
+        back BLOB,
+        chip BLOB,
+        holder TEXT
+    );
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id),
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        printer TEXT,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX job_events_job ON job_events (job_id);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id),
+        printer TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        cards_fed_before INTEGER,
+        outcome TEXT,
+        settled_at REAL,
+        cards_fed_after INTEGER,
+        chip_uid TEXT,
+        detail TEXT
+    );
+    CREATE INDEX attempts_open ON attempts (printer) WHERE outcome IS NULL;
+    CREATE INDEX attempts_job ON attempts (job_id);
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        resolution TEXT,
+        from_issued INTEGER NOT NULL DEFAULT 0,
+        station TEXT NOT NULL,
+        printer TEXT,
+        job_id INTEGER REFERENCES jobs (id),
+        attempt_id INTEGER REFERENCES attempts (id),
+        chip_uid TEXT,
+        category TEXT,
+        detail TEXT NOT NULL DEFAULT '',
+        reference TEXT,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX ledger_kind_at ON ledger (kind, at);
+    CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TABLE stock_totals (
+        place TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+    );
+    CREATE TABLE printers (
+        name TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        pause_reason TEXT,
+        updated_at REAL NOT NULL
+    );
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema; returns the version it is at."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this printd ({len(MIGRATIONS)});"
+            " upgrade printd or use the database it was made with"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        conn.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[number] + f"PRAGMA user_version = {number + 1};COMMIT;")
+    return len(MIGRATIONS)

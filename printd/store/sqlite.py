@@ -1,0 +1,561 @@
+"""The SQLite store: queue, attempts and ledger in one durable file (WAL, synchronous=FULL, one writer)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from drivers.base import CardResult, Counters, Outcome, SpoilCategory
+from printd.errors import PrintdError
+from printd.jobs import ENDED, JobEvent, JobState, Priority, next_state, spoil_event
+from printd.ledger import Balance, LedgerEntry, LedgerKind, Resolution
+from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult
+from printd.store.schema import migrate
+
+_JOB_COLUMNS = "id, ref, priority, state, attempts, printer, created_at, updated_at"
+
+
+def _job(row: Sequence[Any]) -> JobRecord:
+    id_, ref, priority, state, attempts, printer, created, updated = row
+    return JobRecord(id_, ref, Priority(priority), JobState(state), attempts, printer, created, updated)
+
+
+class SqliteStore:
+    """All reads and writes of printd's durable state. Thread-safe: one connection behind one lock."""
+
+    def __init__(self, path: Path | str, *, station: str = "station", max_attempts: int = 3) -> None:
+        self.path = Path(path)
+        self.station = station
+        self.max_attempts = max_attempts
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Job content holds personal data: the database is readable by the daemon's user only.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        migrate(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._conn
+
+    # ---- jobs -------------------------------------------------------------------------------------------
+
+    def submit(self, job: NewJob, actor: str) -> SubmitResult:
+        result = self.submit_many([job], actor)[0]
+        if isinstance(result, PrintdError):
+            raise result
+        return result
+
+    def submit_many(self, jobs: Sequence[NewJob], actor: str) -> list[SubmitResult | PrintdError]:
+        """Insert jobs in one transaction; a ref seen before is the same job (or a conflict)."""
+        results: list[SubmitResult | PrintdError] = []
+        now = time.time()
+        with self._write() as db:
+            for job in jobs:
+                row = db.execute("SELECT digest, " + _JOB_COLUMNS + " FROM jobs WHERE ref = ?", (job.ref,)).fetchone()
+                if row is not None:
+                    if row[0] != job.digest:
+                        results.append(
+                            PrintdError(
+                                "job.ref_conflict",
+                                f"job reference {job.ref!r} was already submitted with different content;"
+                                " use a new reference, or cancel the first job and use reprint",
+                            )
+                        )
+                    else:
+                        results.append(SubmitResult(_job(row[1:]), duplicate=True))
+                    continue
+                cur = db.execute(
+                    "INSERT INTO jobs (ref, digest, priority, state, created_at, updated_at)"
+                    " VALUES (?, ?, ?, 'queued', ?, ?)",
+                    (job.ref, job.digest, int(job.priority), now, now),
+                )
+                job_id = int(cur.lastrowid or 0)
+                c = job.content
+                db.execute(
+                    "INSERT INTO job_content (job_id, front, back, chip, holder) VALUES (?, ?, ?, ?, ?)",
+                    (job_id, c.front, c.back, c.chip, c.holder),
+                )
+                self._log_event(db, job_id, "submit", None, JobState.QUEUED, actor, None, "", now)
+                results.append(
+                    SubmitResult(
+                        JobRecord(job_id, job.ref, job.priority, JobState.QUEUED, 0, None, now, now),
+                        duplicate=False,
+                    )
+                )
+        return results
+
+    def get_job(self, key: int | str) -> JobRecord:
+        with self._read() as db:
+            return self._find_job(db, key)
+
+    def list_jobs(self, state: JobState | None = None, limit: int = 100) -> list[JobRecord]:
+        with self._read() as db:
+            if state is None:
+                rows = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+            else:
+                rows = db.execute(
+                    f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = ? ORDER BY priority, id LIMIT ?",
+                    (state.value, limit),
+                )
+            return [_job(r) for r in rows.fetchall()]
+
+    def job_history(self, job_id: int) -> list[dict[str, object]]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT at, event, from_state, to_state, actor, printer, detail FROM job_events"
+                " WHERE job_id = ? ORDER BY id",
+                (job_id,),
+            ).fetchall()
+        return [
+            {
+                "at": r[0],
+                "event": r[1],
+                "from": r[2],
+                "to": r[3],
+                "actor": r[4],
+                "printer": r[5],
+                "detail": r[6],
+            }
+            for r in rows
+        ]
+
+    def job_content(self, job_id: int) -> JobContent | None:
+        with self._read() as db:
+            row = db.execute("SELECT front, back, chip, holder FROM job_content WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else JobContent(row[0], row[1], row[2], row[3])
+
+    def queue_counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in JobState}
+        with self._read() as db:
+            for state, n in db.execute("SELECT state, count(*) FROM jobs GROUP BY state"):
+                counts[state] = n
+        return counts
+
+    def transition(self, key: int | str, event: JobEvent, actor: str, detail: str = "") -> JobRecord:
+        """An operator's state change (hold, release, cancel, reprint)."""
+        with self._write() as db:
+            job = self._find_job(db, key)
+            if event is JobEvent.CANCEL and job.state is JobState.PRINTING:
+                raise PrintdError(
+                    "job.state_conflict",
+                    f"job {job.id} is being printed now and cannot be canceled; wait for it to end,"
+                    " or pause its printer first",
+                )
+            return self._move(db, job, event, actor, job.printer, detail)
+
+    # ---- printing: the write-ahead rule --------------------------------------------------------------
+
+    def claim_next(self, printer: str, counters: Counters | None) -> Claim | None:
+        """Take the next job and commit its attempt, with the printer's counters, before any feed."""
+        now = time.time()
+        with self._write() as db:
+            if self._available_blanks(db) <= 0:
+                return None
+            row = db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY priority, id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            job = self._move(db, _job(row), JobEvent.CLAIM, "printd", printer, "")
+            number = job.attempts + 1
+            cur = db.execute(
+                "INSERT INTO attempts (job_id, printer, number, started_at, cards_fed_before) VALUES (?, ?, ?, ?, ?)",
+                (job.id, printer, number, now, None if counters is None else counters.cards_fed),
+            )
+            before = None if counters is None else counters.cards_fed
+            attempt = Attempt(int(cur.lastrowid or 0), job.id, printer, number, before, now)
+            content_row = db.execute(
+                "SELECT front, back, chip, holder FROM job_content WHERE job_id = ?", (job.id,)
+            ).fetchone()
+        if content_row is None:
+            raise PrintdError("job.content_missing", f"job {job.id} has no card content left to print")
+        return Claim(job, attempt, JobContent(*content_row))
+
+    def settle_attempt(self, attempt: Attempt, result: CardResult, actor: str = "printd") -> JobRecord:
+        """Record the driver's outcome, its ledger event and the job's transition in one transaction."""
+        now = time.time()
+        with self._write() as db:
+            job = self._find_job(db, attempt.job_id)
+            self._close_attempt(db, attempt, result.outcome.value, result, now)
+            kinds = {Outcome.PRINTED: LedgerKind.ISSUED, Outcome.SPOILED: LedgerKind.SPOILED}
+            kind = kinds.get(result.outcome, LedgerKind.IN_DOUBT)
+            if result.outcome is not Outcome.NOT_FED:
+                category = result.category or SpoilCategory.PRINT_FAILED
+                self._book(
+                    db,
+                    LedgerEntry(kind),
+                    actor=actor,
+                    printer=attempt.printer,
+                    job_id=job.id,
+                    attempt_id=attempt.id,
+                    chip_uid=result.chip_uid,
+                    category=category.value if kind is LedgerKind.SPOILED else None,
+                    detail="" if kind is LedgerKind.ISSUED else result.detail,
+                )
+            events = {
+                Outcome.PRINTED: JobEvent.PRINTED,
+                Outcome.NOT_FED: JobEvent.NOT_FED,
+                Outcome.UNKNOWN: JobEvent.UNKNOWN,
+            }
+            event = events.get(result.outcome) or spoil_event(job.attempts + 1, self.max_attempts)
+            consumed = result.outcome is not Outcome.NOT_FED
+            if consumed:
+                db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE id = ?", (job.id,))
+                job = self._find_job(db, job.id)
+            return self._move(db, job, event, actor, attempt.printer, result.detail)
+
+    def open_attempts(self, printer: str | None = None) -> list[Attempt]:
+        with self._read() as db:
+            sql = "SELECT id, job_id, printer, number, cards_fed_before, started_at FROM attempts WHERE outcome IS NULL"
+            rows = db.execute(sql + (" AND printer = ?" if printer else ""), (printer,) if printer else ()).fetchall()
+        return [Attempt(*r) for r in rows]
+
+    def settle_interrupted(self, attempt: Attempt, cards_fed_now: int) -> JobRecord:
+        """Start-up settlement of an attempt cut off by a restart, from the printer's own counter."""
+        fed = attempt.cards_fed_before is None or cards_fed_now != attempt.cards_fed_before
+        if fed:
+            detail = (
+                f"printd stopped during this card and the printer's card counter moved"
+                f" ({attempt.cards_fed_before} -> {cards_fed_now}); check the output hopper and the reject box"
+            )
+            outcome = Outcome.UNKNOWN
+        else:
+            outcome, detail = Outcome.NOT_FED, "printd stopped before the card was fed"
+        result = CardResult(outcome, detail=detail, counters_after=Counters(cards_fed=cards_fed_now))
+        return self.settle_attempt(attempt, result, actor="printd")
+
+    def resolve(
+        self,
+        key: int | str,
+        resolution: Resolution,
+        actor: str,
+        note: str = "",
+        category: SpoilCategory | None = None,
+    ) -> JobRecord:
+        """An operator settles an in-doubt blank from what the output hopper and reject box show."""
+        now = time.time()
+        with self._write() as db:
+            job = self._find_job(db, key)
+            if job.state is not JobState.IN_DOUBT:
+                raise PrintdError(
+                    "job.state_conflict",
+                    f"job {job.id} is {job.state.value}, not in_doubt; nothing to resolve",
+                )
+            row = db.execute(
+                "SELECT id, printer, attempt_id, chip_uid FROM ledger WHERE job_id = ? AND kind = 'in_doubt'"
+                " AND id NOT IN (SELECT CAST(reference AS INTEGER) FROM ledger WHERE kind = 'resolved'"
+                " AND job_id = ?) ORDER BY id DESC LIMIT 1",
+                (job.id, job.id),
+            ).fetchone()
+            if row is None:
+                raise PrintdError("internal", f"job {job.id} is in doubt but has no open in-doubt blank")
+            doubt_id, printer, attempt_id, chip_uid = row
+            self._book(
+                db,
+                LedgerEntry(LedgerKind.RESOLVED, resolution=resolution),
+                actor=actor,
+                printer=printer,
+                job_id=job.id,
+                attempt_id=attempt_id,
+                chip_uid=chip_uid,
+                reference=str(doubt_id),
+                detail=note,
+                category=(category or SpoilCategory.PRINT_FAILED).value if resolution is Resolution.SPOILED else None,
+            )
+            db.execute(
+                "UPDATE attempts SET outcome = ?, settled_at = ? WHERE id = ?",
+                (f"resolved:{resolution.value}", now, attempt_id),
+            )
+            if resolution is Resolution.ISSUED:
+                event = JobEvent.RESOLVE_PRINTED
+            elif resolution is Resolution.SPOILED:
+                event = spoil_event(job.attempts, self.max_attempts, resolving=True)
+            else:
+                db.execute("UPDATE jobs SET attempts = attempts - 1 WHERE id = ?", (job.id,))
+                job = self._find_job(db, job.id)
+                event = JobEvent.RESOLVE_NOT_FED
+            return self._move(db, job, event, actor, printer, note)
+
+    def qc_spoil(self, key: int | str, category: SpoilCategory, detail: str, actor: str) -> JobRecord:
+        """An operator rejects a printed card at inspection: issued becomes spoiled and the job prints again."""
+        with self._write() as db:
+            job = self._find_job(db, key)
+            if job.state is not JobState.DONE:
+                raise PrintdError(
+                    "job.state_conflict",
+                    f"job {job.id} is {job.state.value}; only a printed (done) card can be rejected at inspection",
+                )
+            row = db.execute(
+                "SELECT printer, attempt_id, chip_uid FROM ledger WHERE job_id = ? AND"
+                " (kind = 'issued' OR (kind = 'resolved' AND resolution = 'issued')) ORDER BY id DESC LIMIT 1",
+                (job.id,),
+            ).fetchone()
+            printer, attempt_id, chip_uid = row if row else (job.printer, None, None)
+            self._book(
+                db,
+                LedgerEntry(LedgerKind.SPOILED, from_issued=True),
+                actor=actor,
+                printer=printer,
+                job_id=job.id,
+                attempt_id=attempt_id,
+                chip_uid=chip_uid,
+                category=category.value,
+                detail=detail,
+            )
+            return self._move(db, job, JobEvent.QC_SPOIL, actor, printer, f"{category.value}: {detail}")
+
+    # ---- stock --------------------------------------------------------------------------------------
+
+    def receive_stock(self, count: int, reference: str, actor: str, serials: str | None = None) -> int:
+        if count <= 0:
+            raise PrintdError("stock.invalid_count", f"a receipt must add at least one blank; {count} was given")
+        with self._write() as db:
+            return self._book(
+                db,
+                LedgerEntry(LedgerKind.RECEIVED, count=count),
+                actor=actor,
+                reference=reference,
+                detail=serials or "",
+            )
+
+    def balance(self) -> Balance:
+        with self._read() as db:
+            totals = dict(db.execute("SELECT place, count FROM stock_totals").fetchall())
+        return Balance(**{k: int(v) for k, v in totals.items()})
+
+    def balance_from_ledger(self) -> Balance:
+        """The balance folded from every ledger event: the truth the cached totals must equal."""
+        with self._read() as db:
+            rows = db.execute("SELECT kind, count, resolution, from_issued FROM ledger ORDER BY id").fetchall()
+        return Balance.fold(LedgerEntry(LedgerKind(k), c, Resolution(r) if r else None, bool(f)) for k, c, r, f in rows)
+
+    def balance_by_printer(self) -> dict[str, dict[str, int]]:
+        per: dict[str, Balance] = {}
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT printer, kind, count, resolution, from_issued FROM ledger WHERE printer IS NOT NULL ORDER BY id"
+            ).fetchall()
+        for printer, k, c, r, f in rows:
+            per.setdefault(printer, Balance()).apply(
+                LedgerEntry(LedgerKind(k), c, Resolution(r) if r else None, bool(f))
+            )
+        return {name: {"issued": b.issued, "spoiled": b.spoiled, "in_doubt": b.in_doubt} for name, b in per.items()}
+
+    def spoiled_list(self, since: float | None = None, category: str | None = None) -> list[dict[str, object]]:
+        sql = (
+            "SELECT l.at, l.printer, l.job_id, j.ref, l.category, l.detail, l.chip_uid FROM ledger l"
+            " LEFT JOIN jobs j ON j.id = l.job_id"
+            " WHERE (l.kind = 'spoiled' OR (l.kind = 'resolved' AND l.resolution = 'spoiled'))"
+        )
+        args: list[object] = []
+        if since is not None:
+            sql += " AND l.at >= ?"
+            args.append(since)
+        if category is not None:
+            sql += " AND l.category = ?"
+            args.append(category)
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY l.id", args).fetchall()
+        return [
+            {"at": at, "printer": p, "job": j, "ref": ref, "category": c, "detail": d, "chip_uid": uid}
+            for at, p, j, ref, c, d, uid in rows
+        ]
+
+    def ledger_events(self) -> list[dict[str, object]]:
+        with self._read() as db:
+            cur = db.execute("SELECT * FROM ledger ORDER BY id")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    # ---- printers -----------------------------------------------------------------------------------
+
+    def set_printer_paused(self, name: str, paused: bool, reason: str | None) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO printers (name, paused, pause_reason, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, pause_reason = excluded.pause_reason,"
+                " updated_at = excluded.updated_at",
+                (name, int(paused), reason, time.time()),
+            )
+
+    def printer_pauses(self) -> dict[str, str | None]:
+        with self._read() as db:
+            rows = db.execute("SELECT name, pause_reason FROM printers WHERE paused = 1").fetchall()
+        return {name: reason for name, reason in rows}
+
+    # ---- retention ----------------------------------------------------------------------------------
+
+    def purge_content(self, ended_before: float) -> int:
+        """Delete the personal data (faces, chip payload, holder) of jobs that ended before the cutoff."""
+        with self._write() as db:
+            cur = db.execute(
+                "DELETE FROM job_content WHERE job_id IN (SELECT id FROM jobs WHERE ended_at IS NOT NULL"
+                " AND ended_at < ?)",
+                (ended_before,),
+            )
+            return cur.rowcount
+
+    # ---- internals ----------------------------------------------------------------------------------
+
+    def _find_job(self, db: sqlite3.Connection, key: int | str) -> JobRecord:
+        if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (int(key),)).fetchone()
+            if row is None and isinstance(key, str):
+                row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE ref = ?", (key,)).fetchone()
+        else:
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE ref = ?", (key,)).fetchone()
+        if row is None:
+            raise PrintdError("job.not_found", f"no job with id or reference {key!r}; list jobs with 'printctl jobs'")
+        return _job(row)
+
+    def _move(
+        self,
+        db: sqlite3.Connection,
+        job: JobRecord,
+        event: JobEvent,
+        actor: str,
+        printer: str | None,
+        detail: str,
+    ) -> JobRecord:
+        try:
+            target = next_state(job.state, event)
+        except Exception as exc:
+            raise PrintdError("job.state_conflict", f"job {job.id}: {exc}") from exc
+        now = time.time()
+        ended = now if target in ENDED else None
+        db.execute(
+            "UPDATE jobs SET state = ?, printer = COALESCE(?, printer), updated_at = ?, ended_at = ? WHERE id = ?",
+            (target.value, printer, now, ended, job.id),
+        )
+        if target is JobState.QUEUED and job.state in ENDED:
+            self._require_content(db, job.id)
+        self._log_event(db, job.id, event.value, job.state, target, actor, printer, detail, now)
+        return JobRecord(
+            job.id, job.ref, job.priority, target, job.attempts, printer or job.printer, job.created_at, now
+        )
+
+    def _require_content(self, db: sqlite3.Connection, job_id: int) -> None:
+        if db.execute("SELECT 1 FROM job_content WHERE job_id = ?", (job_id,)).fetchone() is None:
+            raise PrintdError(
+                "job.content_purged",
+                f"job {job_id} ended longer ago than the retention period and its card content was purged;"
+                " submit it again under a new reference",
+            )
+
+    def _log_event(
+        self,
+        db: sqlite3.Connection,
+        job_id: int,
+        event: str,
+        from_state: JobState | None,
+        to_state: JobState,
+        actor: str,
+        printer: str | None,
+        detail: str,
+        at: float,
+    ) -> None:
+        db.execute(
+            "INSERT INTO job_events (job_id, at, event, from_state, to_state, actor, printer, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                at,
+                event,
+                from_state.value if from_state else None,
+                to_state.value,
+                actor,
+                printer,
+                detail,
+            ),
+        )
+
+    def _close_attempt(
+        self, db: sqlite3.Connection, attempt: Attempt, outcome: str, result: CardResult, now: float
+    ) -> None:
+        after = result.counters_after.cards_fed if result.counters_after else None
+        cur = db.execute(
+            "UPDATE attempts SET outcome = ?, settled_at = ?, cards_fed_after = COALESCE(?, cards_fed_after),"
+            " chip_uid = ?, detail = ? WHERE id = ? AND outcome IS NULL",
+            (outcome, now, after, result.chip_uid, result.detail, attempt.id),
+        )
+        if cur.rowcount != 1:
+            raise PrintdError("internal", f"attempt {attempt.id} was already settled; refusing to book it twice")
+
+    def _book(
+        self,
+        db: sqlite3.Connection,
+        entry: LedgerEntry,
+        *,
+        actor: str,
+        printer: str | None = None,
+        job_id: int | None = None,
+        attempt_id: int | None = None,
+        chip_uid: str | None = None,
+        category: str | None = None,
+        detail: str = "",
+        reference: str | None = None,
+    ) -> int:
+        """Append one ledger event and move the cached totals by the same fold, in the caller's transaction."""
+        cur = db.execute(
+            "INSERT INTO ledger (at, kind, count, resolution, from_issued, station, printer, job_id, attempt_id,"
+            " chip_uid, category, detail, reference, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                time.time(),
+                entry.kind.value,
+                entry.count,
+                entry.resolution.value if entry.resolution else None,
+                int(entry.from_issued),
+                self.station,
+                printer,
+                job_id,
+                attempt_id,
+                chip_uid,
+                category,
+                detail,
+                reference,
+                actor,
+            ),
+        )
+        delta = Balance.fold([entry]).as_dict()
+        for place, change in delta.items():
+            if change:
+                db.execute(
+                    "INSERT INTO stock_totals (place, count) VALUES (?, ?)"
+                    " ON CONFLICT (place) DO UPDATE SET count = count + excluded.count",
+                    (place, change),
+                )
+        return int(cur.lastrowid or 0)
+
+    def _available_blanks(self, db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT count FROM stock_totals WHERE place = 'on_hand'").fetchone()
+        in_flight = db.execute("SELECT count(*) FROM attempts WHERE outcome IS NULL").fetchone()[0]
+        return (int(row[0]) if row else 0) - int(in_flight)

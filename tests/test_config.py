@@ -1,0 +1,47 @@
+"""Configuration: the example files load, and every mistake names its key."""
+
+from pathlib import Path
+
+import pytest
+
+from printd.config import ConfigError, SimPrinterConfig, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_example_config_loads() -> None:
+    config = load_config(ROOT / "config" / "printd.toml")
+    assert len(config.printer) == 2
+    assert all(isinstance(p, SimPrinterConfig) for p in config.printer)
+
+
+def test_defaults() -> None:
+    config = parse_config("")
+    assert config.station.max_attempts == 3
+    assert config.printer == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[station]\nname = 1", "key station.name: Expected `str`, got `int`"),
+        ('[[printer]]\nname = "a"\ntype = "laser"', "key printer[0].type"),
+        ('[[printer]]\nname = "a"\ntype = "sim"\ncards = -1', "key printer[0].cards: Expected `int` >= 0"),
+        ("[station]\nfoo = 1", "unknown key `foo`"),
+        ('[[printer]]\ntype = "sim"', "missing required field `name`"),
+        ('[[printer]]\nname = "a"\ntype = "sim"\nspoil_rate = 2.0', "key printer[0].spoil_rate"),
+        ('[[printer]]\nname = "a b"\ntype = "sim"', "key printer[0].name"),
+        ('[[printer]]\nname = "a"\ntype = "sim"\n[[printer]]\nname = "a"\ntype = "sim"', "a is given twice"),
+        ("[station\n", "not valid TOML"),
+    ],
+)
+def test_errors_name_the_key(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.toml")
+    assert expected in str(info.value)
+    assert str(info.value).startswith("test.toml: ")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "nope.toml")

@@ -1,0 +1,268 @@
+"""The SQLite store: queue order, idempotent submission, write-ahead attempts, ledger bookings."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from drivers.base import CardResult, Counters, Outcome, SpoilCategory
+from printd.errors import PrintdError
+from printd.jobs import JobEvent, JobState, Priority
+from printd.ledger import Resolution
+from printd.store import SqliteStore
+from tests.conftest import new_job
+
+C = Counters
+
+
+def printed(uid: str = "04AA") -> CardResult:
+    return CardResult(Outcome.PRINTED, chip_uid=uid, counters_after=C(cards_fed=1))
+
+
+def spoiled(category: SpoilCategory = SpoilCategory.PRINT_FAILED) -> CardResult:
+    return CardResult(Outcome.SPOILED, category=category, detail="head error", chip_uid="04BB")
+
+
+def test_pragmas_and_permissions(store: SqliteStore) -> None:
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+
+
+def test_reopen_keeps_everything(tmp_path: Path, png: bytes) -> None:
+    s = SqliteStore(tmp_path / "db.sqlite")
+    s.receive_stock(10, "DO-1", "tester")
+    s.submit(new_job("A", png), "tester")
+    s.close()
+    s = SqliteStore(tmp_path / "db.sqlite")
+    assert s.balance().on_hand == 10
+    assert s.get_job("A").state is JobState.QUEUED
+    s.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    sqlite3.connect(path).execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="newer than this printd"):
+        SqliteStore(path)
+
+
+def test_priority_then_fifo(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(10, "DO-1", "t")
+    for ref, prio in [
+        ("b1", Priority.BACKLOG),
+        ("n1", Priority.NORMAL),
+        ("b2", Priority.BACKLOG),
+        ("w1", Priority.WALK_IN),
+        ("n2", Priority.NORMAL),
+        ("w2", Priority.WALK_IN),
+    ]:
+        store.submit(new_job(ref, png, prio), "t")
+    order = []
+    while (claim := store.claim_next("p1", C(0))) is not None:
+        order.append(claim.job.ref)
+        store.settle_attempt(claim.attempt, printed())
+    assert order == ["w1", "w2", "n1", "n2", "b1", "b2"]
+
+
+def test_submission_is_idempotent_on_ref(store: SqliteStore, png: bytes) -> None:
+    first = store.submit(new_job("R1", png), "t")
+    again = store.submit(new_job("R1", png), "t")
+    assert not first.duplicate and again.duplicate and again.job.id == first.job.id
+    with pytest.raises(PrintdError) as info:
+        result = store.submit_many([new_job("R1", png + b"x")], "t")[0]
+        assert isinstance(result, PrintdError)
+        raise result
+    assert info.value.code == "job.ref_conflict"
+    assert store.queue_counts()["queued"] == 1
+
+
+def test_no_claim_without_stock(store: SqliteStore, png: bytes) -> None:
+    store.submit(new_job("A", png), "t")
+    assert store.claim_next("p1", C(0)) is None
+    store.receive_stock(1, "DO-1", "t")
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None
+    # the one blank is in flight: a second printer must not claim against it
+    store.submit(new_job("B", png), "t")
+    assert store.claim_next("p2", C(0)) is None
+
+
+def test_write_ahead_attempt_is_committed_before_printing(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(5, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    claim = store.claim_next("p1", C(cards_fed=41))
+    assert claim is not None
+    other = sqlite3.connect(store.path)  # another connection sees the committed attempt
+    row = other.execute("SELECT printer, cards_fed_before, outcome FROM attempts").fetchone()
+    assert row == ("p1", 41, None)
+    assert [a.id for a in store.open_attempts("p1")] == [claim.attempt.id]
+
+
+def test_each_outcome_books_the_ledger_and_moves_the_job(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(10, "DO-1", "t")
+    for ref in "ABCD":
+        store.submit(new_job(ref, png), "t")
+    outcomes = {
+        "A": [printed()],
+        "B": [spoiled(), printed()],  # a spoiled job goes back to its place in the queue and prints next
+        "C": [CardResult(Outcome.NOT_FED, detail="feeder empty"), printed()],
+        "D": [CardResult(Outcome.UNKNOWN, detail="link lost")],
+    }
+    seen = []
+    while (claim := store.claim_next("p1", C(0))) is not None:
+        seen.append((claim.job.ref, store.settle_attempt(claim.attempt, outcomes[claim.job.ref].pop(0)).state))
+    assert seen == [
+        ("A", JobState.DONE),
+        ("B", JobState.QUEUED),
+        ("B", JobState.DONE),
+        ("C", JobState.QUEUED),
+        ("C", JobState.DONE),
+        ("D", JobState.IN_DOUBT),
+    ]
+    b = store.balance()
+    assert (b.issued, b.spoiled, b.in_doubt, b.on_hand) == (3, 1, 1, 5)
+    assert store.get_job("B").attempts == 2 and store.get_job("C").attempts == 1
+    spoils = store.spoiled_list()
+    assert [(s["ref"], s["category"], s["chip_uid"]) for s in spoils] == [("B", "print_failed", "04BB")]
+
+
+def test_settling_twice_is_refused(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(2, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None
+    store.settle_attempt(claim.attempt, printed())
+    with pytest.raises(PrintdError, match="already settled"):
+        store.settle_attempt(claim.attempt, printed())
+    assert store.balance().issued == 1
+
+
+def test_max_attempts_fails_the_job(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(10, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    for _ in range(3):
+        claim = store.claim_next("p1", C(0))
+        assert claim is not None
+        job = store.settle_attempt(claim.attempt, spoiled())
+    assert job.state is JobState.FAILED and job.attempts == 3
+    assert store.balance().spoiled == 3
+    assert store.transition("A", JobEvent.REPRINT, "op").state is JobState.QUEUED
+
+
+def test_interrupted_attempt_settles_from_the_counter(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(10, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    store.submit(new_job("B", png), "t")
+    a = store.claim_next("p1", C(cards_fed=5))
+    b = store.claim_next("p2", C(cards_fed=9))
+    assert a is not None and b is not None
+    assert store.settle_interrupted(a.attempt, 5).state is JobState.QUEUED  # counter unchanged: not fed
+    assert store.settle_interrupted(b.attempt, 10).state is JobState.IN_DOUBT  # counter moved
+    assert store.open_attempts() == []
+    assert store.balance().in_doubt == 1
+
+
+@pytest.mark.parametrize(
+    ("resolution", "state", "place"),
+    [
+        (Resolution.ISSUED, JobState.DONE, "issued"),
+        (Resolution.SPOILED, JobState.QUEUED, "spoiled"),
+        (Resolution.NOT_CONSUMED, JobState.QUEUED, "on_hand"),
+    ],
+)
+def test_resolving_in_doubt(
+    store: SqliteStore, png: bytes, resolution: Resolution, state: JobState, place: str
+) -> None:
+    store.receive_stock(3, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None
+    store.settle_attempt(claim.attempt, CardResult(Outcome.UNKNOWN, detail="link lost"))
+    job = store.resolve("A", resolution, "operator-ana", note="looked in the hopper")
+    assert job.state is state
+    b = store.balance().as_dict()
+    assert b["in_doubt"] == 0 and b[place] == (3 if place == "on_hand" else 1)
+    with pytest.raises(PrintdError, match="not in_doubt"):
+        store.resolve("A", resolution, "operator-ana")
+    assert store.ledger_events()[-1]["actor"] == "operator-ana"
+
+
+def test_qc_spoil_turns_issued_into_spoiled_and_requeues(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(3, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None
+    store.settle_attempt(claim.attempt, printed("04CC"))
+    job = store.qc_spoil("A", SpoilCategory.DAMAGED, "scratched laminate", "op")
+    assert job.state is JobState.QUEUED
+    b = store.balance()
+    assert (b.issued, b.spoiled, b.on_hand) == (0, 1, 2)
+    assert store.spoiled_list(category="damaged")[0]["chip_uid"] == "04CC"
+    with pytest.raises(PrintdError) as info:
+        store.qc_spoil("A", SpoilCategory.DAMAGED, "again", "op")
+    assert info.value.code == "job.state_conflict"
+
+
+def test_operator_transitions_and_refusals(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(3, "DO-1", "t")
+    job = store.submit(new_job("A", png), "t").job
+    assert store.transition(job.id, JobEvent.HOLD, "op").state is JobState.HELD
+    assert store.claim_next("p1", C(0)) is None  # held jobs are not printed
+    assert store.transition("A", JobEvent.RELEASE, "op").state is JobState.QUEUED
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None
+    with pytest.raises(PrintdError) as info:
+        store.transition("A", JobEvent.CANCEL, "op")
+    assert info.value.code == "job.state_conflict" and "being printed" in info.value.message
+    with pytest.raises(PrintdError) as info:
+        store.get_job("nope")
+    assert info.value.code == "job.not_found"
+    history = store.job_history(job.id)
+    assert [h["event"] for h in history] == ["submit", "hold", "release", "claim"]
+    assert history[1]["actor"] == "op"
+
+
+@pytest.mark.parametrize("count", [0, -5])
+def test_receipt_must_be_positive(store: SqliteStore, count: int) -> None:
+    with pytest.raises(PrintdError) as info:
+        store.receive_stock(count, "DO-1", "t")
+    assert info.value.code == "stock.invalid_count"
+    assert store.balance().received == 0
+
+
+def test_ledger_is_append_only(store: SqliteStore) -> None:
+    store.receive_stock(3, "DO-1", "t")
+    conn = sqlite3.connect(store.path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE ledger SET count = 300")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM ledger")
+
+
+def test_purge_removes_content_of_ended_jobs_only(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(3, "DO-1", "t")
+    store.submit(new_job("A", png, holder="Siti Aminah"), "t")
+    store.submit(new_job("B", png), "t")
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None
+    store.settle_attempt(claim.attempt, printed())
+    assert store.purge_content(ended_before=9e18) == 1
+    assert store.job_content(claim.job.id) is None
+    assert store.job_content(store.get_job("B").id) is not None
+    with pytest.raises(PrintdError) as info:
+        store.transition("A", JobEvent.REPRINT, "op")
+    assert info.value.code == "job.content_purged"
+    assert store.get_job("A").state is JobState.DONE
+
+
+def test_pauses_persist(store: SqliteStore) -> None:
+    store.set_printer_paused("p1", True, "cover-open-error")
+    assert store.printer_pauses() == {"p1": "cover-open-error"}
+    store.set_printer_paused("p1", False, None)
+    assert store.printer_pauses() == {}
