@@ -30,6 +30,8 @@ def build_printer(config: PrinterConfig) -> BuiltPrinter:
             faults=config.faults,
             state_file=Path(config.state_file) if config.state_file else None,
             save_png_dir=Path(config.save_png_dir) if config.save_png_dir else None,
+            ribbon=config.ribbon,
+            encoder=config.encoder,
         )
         return BuiltPrinter(config.name, handle.driver(), handle)
     raise ValueError(f"unknown printer type for {config!r}")

@@ -1,0 +1,144 @@
+"""A small synchronous control-socket client, for printctl, tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import deque
+from collections.abc import Mapping
+from types import TracebackType
+
+from printd.control.protocol import LineBuffer, Response, encode_request, parse_response
+
+DEFAULT_SOCKET = "/run/printd/printd.sock"
+MAX_REPLY_BYTES = 256 << 20
+
+
+class DaemonUnreachableError(Exception):
+    """printd could not be reached, or stopped answering; the message says which socket and what to try."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot reach printd at {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _reason(path: str, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return (
+            "no socket there. Is printd running (systemctl status printd)? "
+            "If it listens elsewhere, set PRINTD_SOCKET or pass --socket."
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return "nothing is listening. Start printd (systemctl start printd) or check PRINTD_SOCKET / --socket."
+    if isinstance(exc, PermissionError):
+        return (
+            f"permission denied. Your user must be in the socket's group (ls -l {path}; "
+            "usually printd-view, printd or printd-admin); log in again after being added."
+        )
+    return f"{exc.strerror or exc}. Is printd running? Check PRINTD_SOCKET / --socket."
+
+
+class ControlClient:
+    """One connection to printd; ``call`` sends a request and returns its result or raises ``PrintdError``.
+
+    Raises ``DaemonUnreachableError`` when the socket cannot be reached or the daemon goes away.
+    Not thread-safe: use one client per thread.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_SOCKET, *, timeout: float | None = 300.0) -> None:
+        self.path = os.fspath(path)
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._lines = LineBuffer(MAX_REPLY_BYTES)
+        self._pending: deque[bytes] = deque()
+        self._next_id = 1
+
+    def connect(self) -> None:
+        if self._sock is not None:
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except OSError as exc:
+            sock.close()
+            raise DaemonUnreachableError(self.path, _reason(self.path, exc)) from None
+        self._sock = sock
+
+    def call(self, method: str, params: Mapping[str, object] | None = None) -> object:
+        rid = self._next_id
+        self._next_id += 1
+        reply = self._roundtrip(encode_request(rid, method, params), rid)
+        if reply.error is not None:
+            raise reply.error
+        return reply.result
+
+    def notify(self, method: str, params: Mapping[str, object] | None = None) -> None:
+        """Send a notification: the daemon runs it and answers nothing."""
+        self._send(encode_request(None, method, params))
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._lines = LineBuffer(MAX_REPLY_BYTES)
+        self._pending.clear()
+
+    def __enter__(self) -> ControlClient:
+        self.connect()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _send(self, data: bytes) -> bool:
+        """Send ``data``; False if the daemon stopped reading (it may still have answered, e.g. too large)."""
+        self.connect()
+        assert self._sock is not None
+        try:
+            self._sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        except TimeoutError:
+            self.close()
+            raise DaemonUnreachableError(self.path, f"no progress sending for {self.timeout} s") from None
+        except OSError as exc:
+            self.close()
+            raise DaemonUnreachableError(self.path, _reason(self.path, exc)) from None
+        return True
+
+    def _roundtrip(self, data: bytes, rid: int) -> Response:
+        sent = self._send(data)
+        try:
+            while True:
+                while not self._pending:
+                    self._receive()
+                reply = parse_response(self._pending.popleft())
+                # A reply with id null answers a request the daemon could not read: ours.
+                if reply.id == rid or reply.id is None:
+                    if not sent:
+                        self.close()
+                    return reply
+        except DaemonUnreachableError:
+            self.close()
+            raise
+        except ValueError as exc:
+            self.close()
+            raise DaemonUnreachableError(self.path, f"unreadable reply ({exc})") from None
+
+    def _receive(self) -> None:
+        assert self._sock is not None
+        try:
+            chunk = self._sock.recv(64 * 1024)
+        except TimeoutError:
+            raise DaemonUnreachableError(self.path, f"no reply within {self.timeout} s") from None
+        except OSError as exc:
+            raise DaemonUnreachableError(self.path, f"connection lost ({exc.strerror or exc})") from None
+        if not chunk:
+            raise DaemonUnreachableError(self.path, "the daemon closed the connection without answering")
+        self._pending.extend(self._lines.feed(chunk))
+        if self._lines.overflowed:
+            raise DaemonUnreachableError(self.path, "reply too large")

@@ -1,0 +1,268 @@
+"""The control methods: each JSON-RPC method's role, parameters and handler over the store and station."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+
+from drivers.base import SpoilCategory
+from printd.control.auth import Caller, Role
+from printd.errors import PrintdError, invalid_params
+from printd.intake import parse_job
+from printd.jobs import JobEvent, JobState
+from printd.ledger import Resolution
+from printd.station import Station
+from printd.store import JobRecord, SqliteStore
+
+MAX_BATCH = 5000
+
+JobKey = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Text = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class NoParams(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class JobParams(msgspec.Struct, forbid_unknown_fields=True):
+    job: JobKey | int
+
+
+class ListParams(msgspec.Struct, forbid_unknown_fields=True):
+    state: str | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+
+
+class SubmitParams(msgspec.Struct, forbid_unknown_fields=True):
+    job: dict[str, Any]
+
+
+class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
+    jobs: Annotated[list[Any], msgspec.Meta(max_length=MAX_BATCH)]
+
+
+class ReceiveParams(msgspec.Struct, forbid_unknown_fields=True):
+    count: int
+    ref: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    serials: Text | None = None
+
+
+class PrinterParams(msgspec.Struct, forbid_unknown_fields=True):
+    printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class SpoiledParams(msgspec.Struct, forbid_unknown_fields=True):
+    since: str | None = None
+    category: str | None = None
+
+
+class SpoilParams(msgspec.Struct, forbid_unknown_fields=True):
+    job: JobKey | int
+    category: str
+    detail: Text = ""
+
+
+class ResolveParams(msgspec.Struct, forbid_unknown_fields=True):
+    job: JobKey | int
+    resolution: str
+    category: str | None = None
+    note: Text = ""
+
+
+@dataclass(frozen=True)
+class Method:
+    role: Role
+    params: type[msgspec.Struct]
+    handler: Callable[[Any, Caller], object]
+
+
+class Dispatcher:
+    """Maps method names to handlers; handlers run in a worker thread so the socket loop stays responsive."""
+
+    def __init__(self, store: SqliteStore, station: Station, station_name: str) -> None:
+        self.store = store
+        self.station = station
+        self.station_name = station_name
+        op, view, sup = Role.OPERATOR, Role.VIEWER, Role.SUPERVISOR
+        self.methods: dict[str, Method] = {
+            "status": Method(view, NoParams, self.status),
+            "stock.summary": Method(view, NoParams, self.stock_summary),
+            "stock.receive": Method(sup, ReceiveParams, self.stock_receive),
+            "jobs.list": Method(view, ListParams, self.jobs_list),
+            "jobs.get": Method(view, JobParams, self.jobs_get),
+            "jobs.submit": Method(op, SubmitParams, self.jobs_submit),
+            "jobs.submit_batch": Method(op, BatchParams, self.jobs_submit_batch),
+            "jobs.cancel": Method(op, JobParams, self._transition(JobEvent.CANCEL)),
+            "jobs.hold": Method(op, JobParams, self._transition(JobEvent.HOLD)),
+            "jobs.release": Method(op, JobParams, self._transition(JobEvent.RELEASE)),
+            "jobs.reprint": Method(op, JobParams, self._transition(JobEvent.REPRINT)),
+            "jobs.spoil": Method(op, SpoilParams, self.jobs_spoil),
+            "jobs.resolve": Method(op, ResolveParams, self.jobs_resolve),
+            "printers.pause": Method(op, PrinterParams, self.printers_pause),
+            "printers.resume": Method(op, PrinterParams, self.printers_resume),
+            "spoiled.list": Method(view, SpoiledParams, self.spoiled_list),
+        }
+
+    def required_role(self, method: str) -> Role | None:
+        entry = self.methods.get(method)
+        return entry.role if entry else None
+
+    async def dispatch(self, method: str, params: dict[str, object], caller: Caller) -> object:
+        entry = self.methods.get(method)
+        if entry is None:
+            raise PrintdError("method.not_found", f"no method {method!r}; see 'printctl --help' for what printd offers")
+        try:
+            parsed = msgspec.convert(params, entry.params)
+        except msgspec.ValidationError as exc:
+            raise invalid_params(f"{method}: {_param_error(str(exc))}") from exc
+        return await asyncio.to_thread(entry.handler, parsed, caller)
+
+    # ---- views --------------------------------------------------------------------------------------
+
+    def status(self, _: NoParams, caller: Caller) -> dict[str, object]:
+        return {
+            "station": self.station_name,
+            "printers": [view.as_dict() for view in self.station.views()],
+            "queue": self.store.queue_counts(),
+            "stock": self.stock_summary(NoParams(), caller),
+            "alerts": self.station.alerts(),
+        }
+
+    def stock_summary(self, _: NoParams, caller: Caller) -> dict[str, object]:
+        balance = self.store.balance()
+        summary: dict[str, object] = dict(balance.as_dict())
+        summary["low_threshold"] = self.station.low_stock_threshold
+        summary["low"] = balance.on_hand < self.station.low_stock_threshold
+        summary["printers"] = self.store.balance_by_printer()
+        return summary
+
+    def jobs_list(self, params: ListParams, _: Caller) -> list[dict[str, object]]:
+        state = None
+        if params.state is not None:
+            try:
+                state = JobState(params.state)
+            except ValueError:
+                raise invalid_params(
+                    f"jobs.list: state must be one of {', '.join(s.value for s in JobState)}, not {params.state!r}"
+                ) from None
+        return [job.as_dict() for job in self.store.list_jobs(state, params.limit)]
+
+    def jobs_get(self, params: JobParams, _: Caller) -> dict[str, object]:
+        job = self.store.get_job(params.job)
+        detail = job.as_dict()
+        detail["history"] = self.store.job_history(job.id)
+        return detail
+
+    def spoiled_list(self, params: SpoiledParams, _: Caller) -> list[dict[str, object]]:
+        since = None
+        if params.since is not None:
+            try:
+                day = dt.date.fromisoformat(params.since)
+            except ValueError:
+                raise invalid_params(
+                    f"spoiled.list: since must be a date like 2026-11-30, not {params.since!r}"
+                ) from None
+            since = dt.datetime.combine(day, dt.time()).astimezone().timestamp()
+        category = _category(params.category, "spoiled.list") if params.category else None
+        rows = self.store.spoiled_list(since, category.value if category else None)
+        for row in rows:
+            row["at"] = _iso(row["at"])
+        return rows
+
+    # ---- changes ------------------------------------------------------------------------------------
+
+    def jobs_submit(self, params: SubmitParams, caller: Caller) -> dict[str, object]:
+        result = self.store.submit(parse_job(params.job), caller.user)
+        self.station.notify_work()
+        return {
+            "id": result.job.id,
+            "ref": result.job.ref,
+            "state": result.job.state.value,
+            "duplicate": result.duplicate,
+        }
+
+    def jobs_submit_batch(self, params: BatchParams, caller: Caller) -> dict[str, object]:
+        accepted: list[dict[str, object]] = []
+        rejected: list[dict[str, object]] = []
+        parsed = []
+        for index, obj in enumerate(params.jobs):
+            ref = obj.get("ref") if isinstance(obj, dict) else None
+            try:
+                parsed.append((index, parse_job(obj)))
+            except PrintdError as exc:
+                rejected.append({"index": index, "ref": ref if isinstance(ref, str) else None, "error": exc.as_dict()})
+        results = self.store.submit_many([job for _, job in parsed], caller.user)
+        for (index, job), result in zip(parsed, results, strict=True):
+            if isinstance(result, PrintdError):
+                rejected.append({"index": index, "ref": job.ref, "error": result.as_dict()})
+            else:
+                accepted.append({"id": result.job.id, "ref": result.job.ref, "duplicate": result.duplicate})
+        rejected.sort(key=lambda r: int(str(r["index"])))
+        self.station.notify_work()
+        return {"accepted": accepted, "rejected": rejected}
+
+    def _transition(self, event: JobEvent) -> Callable[[JobParams, Caller], dict[str, object]]:
+        def handler(params: JobParams, caller: Caller) -> dict[str, object]:
+            job = self.store.transition(params.job, event, caller.user)
+            if job.state is JobState.QUEUED:
+                self.station.notify_work()
+            return job.as_dict()
+
+        return handler
+
+    def jobs_spoil(self, params: SpoilParams, caller: Caller) -> dict[str, object]:
+        category = _category(params.category, "jobs.spoil")
+        job = self.store.qc_spoil(params.job, category, params.detail, caller.user)
+        self.station.notify_work()
+        return job.as_dict()
+
+    def jobs_resolve(self, params: ResolveParams, caller: Caller) -> dict[str, object]:
+        resolutions = {"printed": Resolution.ISSUED, "spoiled": Resolution.SPOILED, "not_fed": Resolution.NOT_CONSUMED}
+        if params.resolution not in resolutions:
+            raise invalid_params("jobs.resolve: resolution must be printed, spoiled or not_fed")
+        category = _category(params.category, "jobs.resolve") if params.category else None
+        job: JobRecord = self.store.resolve(
+            params.job, resolutions[params.resolution], caller.user, params.note, category
+        )
+        self.station.notify_work()
+        return job.as_dict()
+
+    def stock_receive(self, params: ReceiveParams, caller: Caller) -> dict[str, object]:
+        event_id = self.store.receive_stock(params.count, params.ref, caller.user, params.serials)
+        self.station.notify_work()
+        self.station.check_stock()
+        return {"event_id": event_id, "on_hand": self.store.balance().on_hand}
+
+    def printers_pause(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
+        return self.station.pause(params.printer, f"paused by {caller.user}").as_dict()
+
+    def printers_resume(self, params: PrinterParams, _: Caller) -> dict[str, object]:
+        return self.station.resume(params.printer).as_dict()
+
+
+def _category(value: str, method: str) -> SpoilCategory:
+    try:
+        return SpoilCategory(value)
+    except ValueError:
+        raise invalid_params(
+            f"{method}: category must be one of {', '.join(c.value for c in SpoilCategory)}, not {value!r}"
+        ) from None
+
+
+def _iso(epoch: object) -> str:
+    from printd.store.records import iso
+
+    return iso(float(epoch))  # type: ignore[arg-type]
+
+
+def _param_error(message: str) -> str:
+    text, sep, where = message.rpartition(" - at `")
+    if not sep:
+        return message
+    key = where.rstrip("`").removeprefix("$").lstrip(".") or "params"
+    return f"{key}: {text}"

@@ -1,0 +1,318 @@
+"""The control socket: an asyncio Unix-socket server that authenticates callers and answers JSON-RPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import os
+import socket
+import stat
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
+
+from structlog.typing import FilteringBoundLogger
+
+from printd.control.auth import (
+    DEFAULT_ROLES,
+    Caller,
+    PeerCredentials,
+    Role,
+    RolesConfig,
+    actor_name,
+    forbidden,
+    parse_roles,
+    peer_credentials,
+    resolve_role,
+)
+from printd.control.protocol import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Connection,
+    ProtocolViolation,
+    Request,
+    encode_error,
+    encode_result,
+)
+from printd.errors import PrintdError, internal_error
+from printd.logging import get_logger
+
+SOCKET_MODE = 0o660
+READ_CHUNK = 64 * 1024
+
+
+class Dispatcher(Protocol):
+    """What the server serves: a role table and the method handlers."""
+
+    def required_role(self, method: str) -> Role | None:
+        """The least role allowed to call ``method``; None when there is no such method."""
+        ...
+
+    async def dispatch(self, method: str, params: dict[str, object], caller: Caller) -> object:
+        """Run ``method``; return a JSON-encodable result or raise ``PrintdError``."""
+        ...
+
+
+RoleResolver = Callable[[PeerCredentials], Role | None]
+
+
+class ControlSocketError(Exception):
+    """The control socket cannot be set up; the message says why and what to do."""
+
+
+@dataclass(slots=True)
+class _Client:
+    busy: bool = False
+
+
+class ControlServer:
+    """Serves a ``Dispatcher`` on a Unix socket: many clients at once, each one's requests in order."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        roles_config: RolesConfig = DEFAULT_ROLES,
+        *,
+        socket_path: str | os.PathLike[str] | None = None,
+        sock: socket.socket | None = None,
+        socket_group: str | int | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        idle_timeout: float | None = 300.0,
+        logger: FilteringBoundLogger | None = None,
+        role_resolver: RoleResolver | None = None,
+    ) -> None:
+        if (socket_path is None) == (sock is None):
+            raise ValueError("give exactly one of socket_path or sock")
+        parse_roles(roles_config)
+        self._dispatcher = dispatcher
+        self._roles = roles_config
+        self._path = None if socket_path is None else os.fspath(socket_path)
+        self._sock = sock
+        self._group = socket_group
+        self._max_message_bytes = max_message_bytes
+        self._idle_timeout = idle_timeout
+        self._log = logger if logger is not None else get_logger("printd.control")
+        self._resolve: RoleResolver = role_resolver or (lambda c: resolve_role(c.uid, c.gid, roles_config))
+        self._server: asyncio.AbstractServer | None = None
+        self._socket_id: tuple[int, int] | None = None
+        self._clients: dict[asyncio.Task[None], _Client] = {}
+        self._closing = False
+
+    @property
+    def path(self) -> str | None:
+        """The socket file this server created, if it created one."""
+        return self._path
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("ControlServer already started")
+        if self._sock is None:
+            assert self._path is not None
+            self._sock = _bind_unix(self._path, self._group)
+            st = os.stat(self._path)
+            self._socket_id = (st.st_dev, st.st_ino)
+        self._sock.setblocking(False)
+        self._server = await asyncio.start_unix_server(self._on_client, sock=self._sock)
+        self._log.info("control.listening", socket=self._path or "inherited")
+
+    def close(self) -> None:
+        """Stop accepting, remove the socket file, drop idle clients; busy ones finish their request."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        self._remove_socket_file()
+        for task, client in self._clients.items():
+            if not client.busy:
+                task.cancel()
+
+    async def wait_closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_closed()
+        while self._clients:
+            await asyncio.gather(*self._clients, return_exceptions=True)
+
+    async def __aenter__(self) -> ControlServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+        await self.wait_closed()
+
+    def _remove_socket_file(self) -> None:
+        # Only the file we bound: a newer daemon may already have replaced it.
+        if self._path is None or self._socket_id is None:
+            return
+        with contextlib.suppress(OSError):
+            st = os.lstat(self._path)
+            if (st.st_dev, st.st_ino) == self._socket_id:
+                os.unlink(self._path)
+        self._socket_id = None
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        client = _Client()
+        self._clients[task] = client
+        try:
+            if not self._closing:
+                await self._serve(reader, writer, client)
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+        except (ConnectionError, TimeoutError):
+            pass
+        except Exception as exc:
+            self._log.error("control.connection_failed", error=type(exc).__qualname__, where=_frames(exc))
+        finally:
+            del self._clients[task]
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client) -> None:
+        caller = await asyncio.to_thread(self._identify, peer_credentials(writer.get_extra_info("socket")))
+        self._log.debug("control.connected", user=caller.user, pid=caller.pid, role=_label(caller.role))
+        conn = Connection(self._max_message_bytes)
+        while not self._closing:
+            try:
+                data = await asyncio.wait_for(reader.read(READ_CHUNK), self._idle_timeout)
+            except TimeoutError:
+                self._log.debug("control.idle_timeout", user=caller.user)
+                return
+            events = conn.feed(data) if data else conn.end_of_input()
+            for event in events:
+                client.busy = True
+                reply = await self._answer(event, caller)
+                if reply is not None:
+                    writer.write(reply)
+                    await asyncio.wait_for(writer.drain(), self._idle_timeout)
+                client.busy = False
+                if self._closing:
+                    return
+            if not data or conn.closed:
+                return
+
+    def _identify(self, creds: PeerCredentials) -> Caller:
+        try:
+            role = self._resolve(creds)
+        except Exception as exc:
+            self._log.error("control.role_lookup_failed", uid=creds.uid, error=type(exc).__qualname__)
+            role = None
+        return Caller(creds.uid, creds.gid, creds.pid, actor_name(creds.uid), role)
+
+    async def _answer(self, event: Request | ProtocolViolation, caller: Caller) -> bytes | None:
+        if isinstance(event, ProtocolViolation):
+            self._log.info("control.bad_request", code=event.error.code, user=caller.user)
+            return encode_error(event.id, event.error)
+        try:
+            result = await self._call(event, caller)
+        except PrintdError as err:
+            return None if event.notification else encode_error(event.id, err)
+        if event.notification:
+            return None
+        try:
+            return encode_result(event.id, result)
+        except ValueError:
+            self._log.error("control.unencodable_result", method=event.method, user=caller.user)
+            return encode_error(event.id, internal_error())
+
+    async def _call(self, request: Request, caller: Caller) -> object:
+        try:
+            needed = self._dispatcher.required_role(request.method)
+            if needed is None:
+                raise PrintdError(
+                    "method.not_found",
+                    f"printd has no method {request.method[:64]!r}; "
+                    "check the spelling or update printctl to match the daemon.",
+                )
+            if caller.role is None or caller.role < needed:
+                raise forbidden(request.method, needed, caller, self._roles)
+            return await self._dispatcher.dispatch(request.method, request.params, caller)
+        except PrintdError:
+            raise
+        except Exception as exc:
+            # Frames only: an exception's message or locals may hold a card holder's data.
+            self._log.error(
+                "control.internal_error",
+                method=request.method[:64],
+                user=caller.user,
+                error=type(exc).__qualname__,
+                where=_frames(exc),
+            )
+            raise internal_error() from None
+
+
+def _label(role: Role | None) -> str | None:
+    return None if role is None else role.label
+
+
+def _frames(exc: BaseException) -> list[str]:
+    return [f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
+
+
+def _group_id(group: str | int) -> int:
+    if isinstance(group, int):
+        return group
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ControlSocketError(
+            f"control socket group {group!r} does not exist; create it (groupadd {group}) "
+            "or change control.socket_group in the configuration"
+        ) from None
+
+
+def _is_live(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    except OSError:
+        return True  # busy or not ours to probe: never clobber it
+    finally:
+        probe.close()
+    return True
+
+
+def _bind_unix(path: str, group: str | int | None) -> socket.socket:
+    """A listening socket at ``path``, mode 0660, replacing a stale socket file but never a live one."""
+    if os.path.lexists(path):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise ControlSocketError(f"{path} exists and is not a socket; move it away or choose another socket path")
+        if _is_live(path):
+            raise ControlSocketError(f"another process is already listening on {path}; is printd already running?")
+        os.unlink(path)
+    gid = None if group is None else _group_id(group)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            sock.bind(path)
+        except FileNotFoundError:
+            raise ControlSocketError(
+                f"cannot create {path}: directory {os.path.dirname(path) or '.'} does not exist"
+            ) from None
+        except OSError as exc:
+            raise ControlSocketError(f"cannot create {path}: {exc.strerror or exc}") from None
+        try:
+            # Nobody can connect before listen(), so the mode set here is the first one anyone sees.
+            os.chmod(path, SOCKET_MODE)
+            if gid is not None:
+                os.chown(path, -1, gid)
+            sock.listen(128)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+    except BaseException:
+        sock.close()
+        raise
+    return sock
