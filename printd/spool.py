@@ -76,8 +76,8 @@ class SpoolWatcher:
                     problems.append(f"line {number} (ref {job.ref}): {result.code}: {result.message}")
                 else:
                     accepted += 1
-        if not lines and not problems:
-            problems.append("the file is empty")
+        if not jobs and not problems:
+            problems.append("the file holds no job")
         target = self.directory / ("rejected" if problems else "done") / path.name
         shutil.move(path, _free_name(target))
         if problems:
