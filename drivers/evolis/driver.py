@@ -1,0 +1,413 @@
+"""EvolisDriver: the driver contract (drivers.base.Driver) over the Evolis protocol and a byte transport."""
+
+# When a blank counts as fed: when the printer's inserted-card counter (``Rco;c``) is higher than the value
+# read just before the card's first command. Nothing else proves it: not a command sent, not an "OK".
+#
+# * Before the first command that can move a card (``Sic`` with an encoder, else ``Ss``), no blank can
+#   have left the feeder: any failure up to there is NOT_FED.
+# * From that command on, a failure is settled by reading ``Rco;c`` again: unchanged -> NOT_FED; advanced ->
+#   the card is sent to the reject box (``Ser``) and is SPOILED. If the counter cannot be read (link lost,
+#   no reply), or the printer's answer to ``Se`` cannot be trusted, the outcome is UNKNOWN.
+# * An "OK" to ``Se`` with the counter not advanced contradicts the counter: UNKNOWN, never PRINTED.
+#
+# Order of a card: status and counters; ``Pr``; with an encoder ``Sic`` (the card is fed and parked at the
+# contactless station), encode, ``Ser`` if that fails; ``Ss``, ``Sr``, the front panels, ``Sv`` and the back
+# panels; ``Se``. The chip is encoded before printing: ``Sic`` inserts a card (programming guide), the
+# common practice with Evolis printers, and a chip that fails spoils a blank without printing a person's
+# face and data on it.
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from drivers import base
+from drivers.base import (
+    Card,
+    CardResult,
+    Counters,
+    DriverError,
+    EncodeError,
+    Encoder,
+    Outcome,
+    PrinterInfo,
+    PrinterOfflineError,
+    PrinterStatus,
+    Reason,
+    SpoilCategory,
+)
+from drivers.evolis import panels, protocol, status
+from drivers.evolis.link import Link, NoReplyError
+from drivers.evolis.protocol import Command, Reply
+from drivers.transport import Transport, TransportError
+
+log = structlog.get_logger("drivers.evolis.driver")
+
+MONO_RIBBONS = frozenset({"kb", "kw", "kr", "kbl", "kgr", "kgo", "ksi", "ksc", "ka"})
+_COLOUR = ("y", "m", "c", "k", "o")
+
+
+def ribbon_panels(ribbon: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The panels printed on the front and on the back with ``ribbon``; ValueError for an unknown ribbon."""
+    if ribbon in MONO_RIBBONS:
+        return ("k",), ("k",)
+    if ribbon == "ko":
+        return ("k", "o"), ("k", "o")
+    if ribbon in ("ymcko", "ymckos"):
+        return _COLOUR, _COLOUR
+    if ribbon == "ymckok":
+        return _COLOUR, ("k",)
+    raise ValueError(f"unsupported ribbon {ribbon!r}")
+
+
+@dataclass(frozen=True)
+class _Panel:
+    panel: str
+    levels: int
+    data: bytes
+
+
+class _StepFailedError(Exception):
+    """A card step the printer refused (an error reply) or answered with something unexpected."""
+
+    def __init__(self, command: str, reply: Reply) -> None:
+        super().__init__(command)
+        self.command = command
+        self.reply = reply
+
+
+class EvolisDriver:
+    """An Evolis printer (Primacy, Zenius, KC200...) over a byte transport. Not thread-safe: one caller.
+
+    ``reply_timeout`` bounds ordinary replies; ``motion_timeout`` bounds replies to commands that move a
+    card or print a panel; ``quiet_timeout`` completes an unterminated reply. ``confirm_delay`` is the pause
+    before a status that shows an error is read again (see `status`).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        encoder: Encoder | None = None,
+        ribbon: str = "ymcko",
+        colour_levels: int = 32,
+        reply_timeout: float = 5.0,
+        motion_timeout: float = 60.0,
+        quiet_timeout: float = 0.2,
+        confirm_delay: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._front, self._back = ribbon_panels(ribbon)
+        protocol.panel_bits("y", colour_levels)
+        self.ribbon = ribbon
+        self.colour_levels = colour_levels
+        self.encoder = encoder
+        self.motion_timeout = motion_timeout
+        self.confirm_delay = confirm_delay
+        self._sleep = sleep
+        self._link = Link(transport, reply_timeout=reply_timeout, quiet_timeout=quiet_timeout)
+        self._ask_rst = True
+
+    # ------------------------------------------------------------------------------------- the contract
+
+    def open(self) -> PrinterInfo:
+        """Read model, serial number and firmware; hand error management to the host (``Pem;2``)."""
+        try:
+            model = self._value(protocol.read_model())
+            serial = self._value(protocol.read_serial())
+            firmware = self._value(protocol.read_firmware())
+            reply = self._link.exchange(protocol.host_error_management())
+        except (TransportError, NoReplyError) as exc:
+            raise PrinterOfflineError(f"printer not reachable: {exc}") from exc
+        if not reply.ok:
+            # The printer then rejects failed cards by itself; the counters still settle every card.
+            log.warning("evolis.error_management_refused")
+        self._ask_rst = True
+        return PrinterInfo(model=model, serial_number=serial, firmware=firmware)
+
+    def close(self) -> None:
+        self._link.transport.close()
+
+    def status(self) -> PrinterStatus:
+        """Counters and reasons, from the general status (``Rst``) where the printer knows it and the
+        individual sensors. PrinterOfflineError when the printer cannot be reached."""
+        try:
+            return self._status()
+        except (TransportError, NoReplyError) as exc:
+            raise PrinterOfflineError(f"printer not reachable: {exc}") from exc
+
+    def clear_errors(self) -> None:
+        try:
+            reply = self._link.exchange(protocol.clear_errors())
+        except (TransportError, NoReplyError) as exc:
+            raise PrinterOfflineError(f"printer not reachable: {exc}") from exc
+        if not reply.ok:
+            raise DriverError("the printer refused to clear its errors")
+
+    def print_card(self, card: Card) -> CardResult:
+        """Print (and encode) one card. Raises DriverError only before anything is sent, when a face cannot
+        be read; every other outcome is a CardResult (see the top of this module)."""
+        try:
+            front = self._side(card.front, self._front)
+            back = self._side(card.back, self._back) if card.back is not None else None
+        except panels.ImageError as exc:
+            raise DriverError(str(exc)) from None
+        return _CardRun(self, front, back, card.chip_payload).run()
+
+    # --------------------------------------------------------------------------------------- internals
+
+    def _side(self, face: bytes, names: Sequence[str]) -> list[_Panel]:
+        image = panels.card_image(face)
+        colour = any(name in protocol.COLOUR_PANELS for name in names)
+        result: list[_Panel] = []
+        dyes = panels.ymc_panels(image, self.colour_levels) if colour else {}
+        threshold = panels.COLOUR_BLACK_THRESHOLD if colour else panels.BLACK_THRESHOLD
+        for name in names:
+            if name in dyes:
+                result.append(_Panel(name, self.colour_levels, dyes[name]))
+            elif name == "k":
+                result.append(_Panel("k", 2, panels.k_panel(image, threshold)))
+            else:
+                result.append(_Panel("o", 2, panels.o_panel()))
+        return result
+
+    def _value(self, cmd: Command) -> str:
+        reply = self._link.exchange(cmd)
+        if reply.is_error:
+            raise DriverError(f"the printer refused {cmd.name}")
+        return reply.text
+
+    def _exchange(self, cmd: Command, timeout: float | None = None) -> Reply:
+        return self._link.exchange(cmd, timeout)
+
+    def _counters(self) -> Counters:
+        fed = status.parse_count(self._exchange(protocol.read_counter("c")))
+        if fed is None:
+            raise DriverError("the printer did not report its card counter")
+        panels_printed = status.parse_count(self._exchange(protocol.read_counter("p")))
+        ribbon_left = status.parse_count(self._exchange(protocol.read_counter("l")))
+        return Counters(cards_fed=fed, panels_printed=panels_printed, ribbon_remaining=ribbon_left)
+
+    def _status(self) -> PrinterStatus:
+        counters = self._counters()
+        reasons: set[Reason] = set()
+        busy = False
+        if self._ask_rst:
+            reply = self._exchange(protocol.read_status())
+            report = protocol.parse_status(reply.text)
+            if report is None:
+                # Not a printer that knows Rst: the sensors below are all there is.
+                self._ask_rst = not reply.is_error
+            else:
+                reasons |= status.flag_reasons(report)
+                busy = status.is_busy(report)
+        ask = self._exchange
+        reasons |= status.cover_reasons(ask(protocol.read_cover()))
+        feeder_empty = ask(protocol.read_feeder_empty())
+        reasons |= status.feeder_reasons(feeder_empty, ask(protocol.read_feeder_warning()))
+        reasons |= status.ribbon_mark_reasons(ask(protocol.read_ribbon_mark()))
+        feeder_known = status.parse_count(feeder_empty) is not None
+        reasons |= status.last_card_reasons(ask(protocol.read_last_card_answer()), feeder_known=feeder_known)
+        reasons |= status.cleaning_reasons(ask(protocol.read_last_cleaning_answer()))
+        return PrinterStatus(status.major_state(reasons, busy=busy), frozenset(reasons), counters)
+
+    def _confirmed_status(self) -> PrinterStatus:
+        """The status, read a second time after `confirm_delay` if it shows an error: printers in the field
+        report errors that are not there (a Primacy reporting its ribbon ended while ribbon remains)."""
+        first = self._status()
+        if not first.errors:
+            return first
+        self._sleep(self.confirm_delay)
+        second = self._status()
+        if not second.errors:
+            log.info("evolis.spurious_status", reasons=sorted(str(r) for r in first.errors))
+        return second
+
+
+class _CardRun:
+    """One card through the printer; the fields say how far it got."""
+
+    def __init__(
+        self, driver: EvolisDriver, front: list[_Panel], back: list[_Panel] | None, payload: bytes | None
+    ) -> None:
+        self.d = driver
+        self.front = front
+        self.back = back
+        self.payload = payload
+        self.before: Counters | None = None
+        self.chip_uid: str | None = None
+        self.may_be_fed = False
+        self.retried = False
+
+    def run(self) -> CardResult:
+        d = self.d
+        try:
+            before = d._confirmed_status()
+        except (TransportError, NoReplyError, DriverError) as exc:
+            return self._not_fed(base.OFFLINE, f"printer status not readable: {exc}")
+        self.before = before.counters
+        if not before.can_print:
+            reason = status.main_reason(before.reasons) or base.OFFLINE
+            return self._not_fed(reason, "the printer cannot print now", before.reasons)
+        try:
+            self._step(protocol.set_ribbon(d.ribbon))
+            if d.encoder is not None:
+                self.may_be_fed = True
+                self._step(protocol.park_contactless(), motion=True)
+                encoded = self._encode(d.encoder)
+                if encoded is not None:
+                    return encoded
+            self.may_be_fed = True
+            self._step(protocol.start_sequence())
+            self._step(protocol.front_side(), motion=True)
+            self._panels(self.front)
+            if self.back is not None:
+                self._step(protocol.back_side(), motion=True)
+                self._panels(self.back)
+            self._step(protocol.end_sequence(), motion=True)
+        except _StepFailedError as failure:
+            return self._settle_failure(failure)
+        except (TransportError, DriverError) as exc:
+            return self._link_lost(exc)
+        return self._printed()
+
+    # --- steps ---
+
+    def _step(self, cmd: Command, *, motion: bool = False) -> None:
+        timeout = self.d.motion_timeout if motion else None
+        reply = self.d._exchange(cmd, timeout)
+        if reply.ok:
+            return
+        if reply.is_error and not self.retried and self._looks_spurious(cmd):
+            self.retried = True
+            reply = self.d._exchange(cmd, timeout)
+            if reply.ok:
+                return
+        log.warning("evolis.card_step_failed", command=cmd.name, error=reply.is_error)
+        raise _StepFailedError(cmd.name, reply)
+
+    def _looks_spurious(self, cmd: Command) -> bool:
+        """An error reply with a printer that, asked twice, reports no error: worth one more try."""
+        if cmd.name == "Se":
+            return False  # the card may have left; sending Se again could eject the next one
+        d = self.d
+        if d._status().errors:
+            return False
+        d._sleep(d.confirm_delay)
+        if d._status().errors:
+            return False
+        log.info("evolis.spurious_error_reply", command=cmd.name)
+        return True
+
+    def _panels(self, side: list[_Panel]) -> None:
+        for panel in side:
+            self._step(protocol.download_panel(panel.panel, panel.levels, panel.data), motion=True)
+
+    def _encode(self, encoder: Encoder) -> CardResult | None:
+        try:
+            self.chip_uid = encoder.encode(self.payload)
+            return None
+        except EncodeError as exc:
+            self.chip_uid = exc.chip_uid
+            detail = "the chip could not be encoded"
+        except Exception as exc:  # the card is parked whatever the encoder did: it must be settled
+            detail = f"the encoder failed ({type(exc).__name__})"
+        log.warning("evolis.encode_failed", chip_uid=self.chip_uid)
+        return self._reject(SpoilCategory.ENCODE_FAILED, detail, None)
+
+    # --- outcomes ---
+
+    def _settle_failure(self, failure: _StepFailedError) -> CardResult:
+        what = "refused" if failure.reply.is_error else "gave an unexpected reply to"
+        detail = f"the printer {what} {failure.command}"
+        if not self.may_be_fed:
+            return self._with_after(Outcome.NOT_FED, detail)
+        if failure.command == "Se" and not failure.reply.is_error:
+            # An unreadable answer to the eject: the card may be in the hopper or still inside.
+            return self._with_after(Outcome.UNKNOWN, f"{detail}; the card may have been ejected")
+        try:
+            after = self.d._confirmed_status()
+        except (TransportError, NoReplyError, DriverError) as exc:
+            return self._unknown(f"{detail}; then the printer could not be read ({exc})")
+        assert self.before is not None
+        if after.counters.cards_fed == self.before.cards_fed:
+            return self._result(Outcome.NOT_FED, detail, status.main_reason(after.reasons), after)
+        return self._reject(SpoilCategory.PRINT_FAILED, detail, status.main_reason(after.reasons))
+
+    def _reject(self, category: SpoilCategory, detail: str, reason: Reason | None) -> CardResult:
+        """Send the fed card to the reject box; it is spoiled whatever the box says."""
+        try:
+            reply = self.d._exchange(protocol.reject_card(), self.d.motion_timeout)
+            if not reply.ok:
+                detail += "; it could not be moved to the reject box"
+        except (TransportError, NoReplyError):
+            detail += "; the move to the reject box was not confirmed"
+        after = self._try_status()
+        if reason is None and after is not None:
+            reason = status.main_reason(after.reasons)
+        assert self.before is not None
+        if after is not None and after.counters.cards_fed == self.before.cards_fed:
+            detail += "; but the card counter did not advance"
+            return self._result(Outcome.UNKNOWN, detail, reason, after)
+        return self._result(Outcome.SPOILED, detail, reason, after, category)
+
+    def _printed(self) -> CardResult:
+        after = self._try_status()
+        assert self.before is not None
+        if after is not None and after.counters.cards_fed == self.before.cards_fed:
+            return self._result(
+                Outcome.UNKNOWN, "the printer ejected a card but its card counter did not advance", None, after
+            )
+        return self._result(Outcome.PRINTED, "", None, after)
+
+    def _link_lost(self, exc: Exception) -> CardResult:
+        """The link failed, a reply never came, or a counter could not be read, in the middle of a card."""
+        if not self.may_be_fed:
+            return self._not_fed(base.OFFLINE, f"printer lost before a card was fed ({exc})")
+        return self._unknown(f"printer lost during the card ({exc})")
+
+    def _unknown(self, detail: str) -> CardResult:
+        return self._with_after(Outcome.UNKNOWN, detail)
+
+    def _not_fed(self, reason: Reason, detail: str, reasons: frozenset[Reason] = frozenset()) -> CardResult:
+        return CardResult(
+            Outcome.NOT_FED,
+            detail=detail,
+            reason=reason,
+            counters_before=self.before,
+            counters_after=self.before,
+            reasons_after=reasons,
+        )
+
+    def _with_after(self, outcome: Outcome, detail: str) -> CardResult:
+        after = self._try_status()
+        reason = status.main_reason(after.reasons) if after is not None else None
+        return self._result(outcome, detail, reason, after)
+
+    def _try_status(self) -> PrinterStatus | None:
+        try:
+            return self.d._status()
+        except (TransportError, NoReplyError, DriverError):
+            return None
+
+    def _result(
+        self,
+        outcome: Outcome,
+        detail: str,
+        reason: Reason | None,
+        after: PrinterStatus | None,
+        category: SpoilCategory | None = None,
+    ) -> CardResult:
+        return CardResult(
+            outcome,
+            category=category,
+            detail=detail,
+            reason=reason,
+            chip_uid=self.chip_uid,
+            counters_before=self.before,
+            counters_after=after.counters if after is not None else None,
+            reasons_after=after.reasons if after is not None else frozenset(),
+        )

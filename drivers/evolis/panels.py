@@ -1,0 +1,177 @@
+"""Card images to Evolis panel data (Db payloads) and back, vectorised with numpy."""
+
+# Orientation (the one convention both directions follow exactly):
+#
+# * A card image is handled in the landscape layout of an ID-1 card: 1016 x 648 pixels (86 x 54 mm at
+#   300 dpi), as people look at it. `card_image` returns that; `compose_card` returns that.
+# * A panel is the landscape card rotated a quarter turn clockwise: a portrait bitmap 648 pixels wide and
+#   1016 lines high, sent line after line from its top line, each line from its left pixel (the public
+#   evolis-driver.pl rotates its page with `pnmflip -rotate270`, the same quarter turn). A portrait input
+#   image is taken to be in that panel orientation already, so it is turned back a quarter turn to landscape.
+# * K and O: 1 bit a pixel, most significant bit first, 1 = print (resin black, varnish). Y, M, C: 5, 6 or
+#   7 bits a pixel, most significant bit first, packed end to end; the value is the amount of dye, 0 = none,
+#   levels - 1 = full (Y from blue, M from green, C from red: 255 - channel, quantised).
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
+
+from drivers.evolis.protocol import PANEL_HEIGHT, PANEL_WIDTH, ProtocolError, panel_bits, panel_data_size
+
+CARD_WIDTH = PANEL_HEIGHT
+"""Landscape card image width in pixels."""
+CARD_HEIGHT = PANEL_WIDTH
+"""Landscape card image height in pixels."""
+
+BLACK_THRESHOLD = 128
+"""K panel for a mono ribbon: black where luminance (0-255) is below this, i.e. under 50 %."""
+COLOUR_BLACK_THRESHOLD = 40
+"""K panel next to Y/M/C: only near-black pixels get resin, the rest is dye."""
+
+BoolArray = npt.NDArray[np.bool_]
+U8Array = npt.NDArray[np.uint8]
+
+
+class ImageError(ValueError):
+    """A card face that cannot be used (unreadable, empty). Its message never carries image data."""
+
+
+def card_image(png_bytes: bytes) -> Image.Image:
+    """Decode a card face (PNG or any format Pillow reads) to a landscape 1016 x 648 RGB image.
+
+    Any size is resized to fit, keeping its aspect ratio and padding with white; a portrait image is in
+    panel orientation and is turned to landscape first.
+    """
+    try:
+        with Image.open(io.BytesIO(png_bytes)) as source:
+            source.load()
+            image = source.copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"card image cannot be read ({type(exc).__name__})") from None
+    return fit_card(image)
+
+
+def fit_card(image: Image.Image) -> Image.Image:
+    """Any PIL image to the landscape 1016 x 648 RGB card layout (see `card_image`)."""
+    if image.width == 0 or image.height == 0:
+        raise ImageError("card image is empty")
+    if image.mode != "RGB":
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, "white")
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    if image.height > image.width:
+        image = image.transpose(Image.Transpose.ROTATE_90)
+    if image.size == (CARD_WIDTH, CARD_HEIGHT):
+        return image
+    scale = min(CARD_WIDTH / image.width, CARD_HEIGHT / image.height)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    resized = image.resize(size, Image.Resampling.LANCZOS)
+    card = Image.new("RGB", (CARD_WIDTH, CARD_HEIGHT), "white")
+    card.paste(resized, ((CARD_WIDTH - size[0]) // 2, (CARD_HEIGHT - size[1]) // 2))
+    return card
+
+
+def _panel_rgb(image: Image.Image) -> U8Array:
+    """The card as a (1016, 648, 3) array in panel orientation."""
+    portrait = fit_card(image).transpose(Image.Transpose.ROTATE_270)
+    return np.asarray(portrait, dtype=np.uint8)
+
+
+def black_mask(image: Image.Image, threshold: int = BLACK_THRESHOLD) -> BoolArray:
+    """Where the K panel prints, in panel orientation: luminance (ITU-R 601) below ``threshold``."""
+    luminance = np.asarray(fit_card(image).convert("L").transpose(Image.Transpose.ROTATE_270))
+    mask: BoolArray = luminance < threshold
+    return mask
+
+
+def pack_mono(mask: BoolArray) -> bytes:
+    """A (1016, 648) bit mask to K/O panel data."""
+    if mask.shape != (PANEL_HEIGHT, PANEL_WIDTH):
+        raise ProtocolError(f"a panel is {PANEL_HEIGHT} x {PANEL_WIDTH}, not {mask.shape}")
+    return np.packbits(mask, axis=1).tobytes()
+
+
+def k_panel(image: Image.Image, threshold: int = BLACK_THRESHOLD) -> bytes:
+    """The 1-bit black panel (82,296 bytes): black where the pixel's luminance is below ``threshold``."""
+    return pack_mono(black_mask(image, threshold))
+
+
+def o_panel() -> bytes:
+    """The overlay panel: varnish everywhere."""
+    return b"\xff" * panel_data_size("o", 2)
+
+
+def quantise(values: U8Array, levels: int) -> U8Array:
+    """0-255 values to 0..levels-1, rounding to the nearest level."""
+    scaled = (values.astype(np.uint32) * (levels - 1) + 127) // 255
+    return scaled.astype(np.uint8)
+
+
+def dye_levels(image: Image.Image, levels: int) -> dict[str, U8Array]:
+    """The Y, M and C dye amounts (0..levels-1) of a card, each (1016, 648) in panel orientation."""
+    panel_bits("y", levels)
+    rgb = _panel_rgb(image)
+    ink = 255 - rgb
+    return {
+        "y": quantise(ink[:, :, 2], levels),
+        "m": quantise(ink[:, :, 1], levels),
+        "c": quantise(ink[:, :, 0], levels),
+    }
+
+
+def pack_levels(values: U8Array, levels: int) -> bytes:
+    """A (1016, 648) array of 0..levels-1 to Y/M/C panel data, 5/6/7 bits a pixel end to end."""
+    bits = panel_bits("y", levels)
+    if values.shape != (PANEL_HEIGHT, PANEL_WIDTH):
+        raise ProtocolError(f"a panel is {PANEL_HEIGHT} x {PANEL_WIDTH}, not {values.shape}")
+    if int(values.max(initial=0)) >= levels:
+        raise ProtocolError(f"panel values exceed {levels - 1}")
+    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint8)
+    planes = (values.reshape(-1, 1) >> shifts) & 1
+    return np.packbits(planes.astype(np.uint8)).tobytes()
+
+
+def ymc_panels(image: Image.Image, levels: int) -> dict[str, bytes]:
+    """The Y, M and C panels of a card at 32, 64 or 128 levels."""
+    return {panel: pack_levels(values, levels) for panel, values in dye_levels(image, levels).items()}
+
+
+def decode_k_panel(data: bytes) -> BoolArray:
+    """K/O panel data to a (1016, 648) mask in panel orientation, True where it prints."""
+    if len(data) != panel_data_size("k", 2):
+        raise ProtocolError(f"a K/O panel is {panel_data_size('k', 2)} bytes, not {len(data)}")
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(PANEL_HEIGHT, PANEL_WIDTH // 8)
+    mask: BoolArray = np.unpackbits(raw, axis=1).astype(np.bool_)
+    return mask
+
+
+def decode_colour_panel(data: bytes, levels: int) -> U8Array:
+    """Y/M/C panel data to a (1016, 648) array of dye amounts 0..levels-1 in panel orientation."""
+    bits = panel_bits("y", levels)
+    size = panel_data_size("y", levels)
+    if len(data) != size:
+        raise ProtocolError(f"a {levels}-level panel is {size} bytes, not {len(data)}")
+    planes = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).reshape(-1, bits)
+    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint8)
+    values: U8Array = (planes @ weights).astype(np.uint8)
+    return values.reshape(PANEL_HEIGHT, PANEL_WIDTH)
+
+
+def compose_card(panels: Mapping[str, bytes], levels: int = 32) -> Image.Image:
+    """What one printed side looks like: a landscape 1016 x 648 RGB image.
+
+    Y/M/C (at ``levels``) subtract from white, K prints black over them; O (varnish) does not show.
+    """
+    rgb = np.full((PANEL_HEIGHT, PANEL_WIDTH, 3), 255, dtype=np.uint8)
+    for panel, channel in (("c", 0), ("m", 1), ("y", 2)):
+        if panel in panels:
+            amount = decode_colour_panel(panels[panel], levels).astype(np.uint32)
+            rgb[:, :, channel] = 255 - (amount * 255 + (levels - 1) // 2) // (levels - 1)
+    if "k" in panels:
+        rgb[decode_k_panel(panels["k"])] = 0
+    return Image.fromarray(rgb, "RGB").transpose(Image.Transpose.ROTATE_90)
