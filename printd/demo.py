@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import random
 import shutil
 import sys
@@ -23,8 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from printd.cardart import fake_resident, front_face
-from printd.cli import ControlClient
 from printd.config import Config, ConfigError, load_config
+from printd.control.client import ControlClient
 from printd.daemon import Daemon
 from printd.logging import configure
 
@@ -46,34 +45,31 @@ def fresh_start(config: Config) -> None:
         shutil.rmtree(config.station.spool, ignore_errors=True)
 
 
-def demo_jobs(seed: int = 17) -> list[dict[str, object]]:
+def demo_jobs(directory: Path, seed: int = 17) -> list[dict[str, object]]:
+    """Job objects for made-up residents, their card faces written as PNG files into ``directory``."""
     rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
     jobs: list[dict[str, object]] = []
     for priority, count in BATCH.items():
         for n in range(count):
             resident = fake_resident(rng)
-            face = base64.b64encode(front_face(resident)).decode()
-            jobs.append(
-                {
-                    "ref": f"demo-{priority}-{n + 1:04d}",
-                    "priority": priority,
-                    "front": f"data:image/png;base64,{face}",
-                    "holder": resident.name,
-                    "chip": f"NIK={resident.nik}",
-                }
-            )
+            ref = f"demo-{priority}-{n + 1:04d}"
+            face = directory / f"{ref}.png"
+            face.write_bytes(front_face(resident))
+            job: dict[str, object] = {"ref": ref, "priority": priority, "front": str(face.resolve())}
+            jobs.append(job | {"holder": resident.name, "chip": f"NIK={resident.nik}"})
     return jobs
 
 
-def run_demo(client: ControlClient, console: Console) -> None:
+def run_demo(client: ControlClient, console: Console, card_dir: Path) -> None:
     receipt = client.call("stock.receive", {"count": BLANKS, "ref": "DO-DEMO-001"})
     console.print(f"Booked a delivery of {BLANKS:,} blanks (on hand: {receipt['on_hand']:,}).")  # type: ignore[index]
     console.print("Rendering the demonstration batch (made-up residents)...")
-    jobs = demo_jobs()
+    jobs = demo_jobs(card_dir)
     accepted = 0
     for chunk in (jobs[i : i + 50] for i in range(0, len(jobs), 50)):
         reply = client.call("jobs.submit_batch", {"jobs": chunk})
-        accepted += len(reply["accepted"])  # type: ignore[index, arg-type]
+        accepted += len(reply["accepted"])  # type: ignore[index]
     console.print(
         f"Submitted {accepted} jobs: {BATCH['backlog']} backlog, {BATCH['normal']} school batch,"
         f" {BATCH['walk_in']} walk-in residents (they print first)."
@@ -168,7 +164,7 @@ def _run(config: Config, exit_after: bool, console: Console, log_path: Path) -> 
     socket = config.station.socket
     console.print(f"printd is running: station {config.station.name}, socket {socket}, log {log_path}")
     try:
-        run_demo(ControlClient(socket), console)
+        run_demo(ControlClient(socket), console, Path(config.station.database).parent / "demo-faces")
         if not exit_after:
             console.print(
                 f"\nprintd keeps running. In another terminal:  PRINTD_SOCKET={socket} .venv/bin/printctl status"

@@ -28,6 +28,7 @@ class JobEvent(enum.StrEnum):
     SPOILED_LAST = "spoiled_last"  # a blank was used and max_attempts is reached
     NOT_FED = "not_fed"
     UNKNOWN = "unknown"
+    UNPRINTABLE = "unprintable"  # the driver refused the content before feeding: no blank used
     HOLD = "hold"
     RELEASE = "release"
     CANCEL = "cancel"
@@ -68,6 +69,7 @@ TRANSITIONS: dict[tuple[JobState, JobEvent], JobState] = {
     (S.PRINTING, E.SPOILED_LAST): S.FAILED,
     (S.PRINTING, E.NOT_FED): S.QUEUED,
     (S.PRINTING, E.UNKNOWN): S.IN_DOUBT,
+    (S.PRINTING, E.UNPRINTABLE): S.FAILED,
     (S.IN_DOUBT, E.RESOLVE_PRINTED): S.DONE,
     (S.IN_DOUBT, E.RESOLVE_SPOILED): S.QUEUED,
     (S.IN_DOUBT, E.RESOLVE_SPOILED_LAST): S.FAILED,

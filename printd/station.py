@@ -23,6 +23,7 @@ from drivers.base import (
     MajorState,
     Outcome,
     PrinterInfo,
+    PrinterOfflineError,
     PrinterStatus,
 )
 from printd.errors import PrintdError
@@ -137,22 +138,29 @@ class PrinterWorker:
         content = claim.content
         card = Card(front=content.front, back=content.back, chip_payload=content.chip)
         log.info("job.printing", job=claim.job.id, printer=self.name, attempt=claim.attempt.number)
+        unprintable = False
         try:
             result = self.printer.driver.print_card(card)
+        except PrinterOfflineError as exc:
+            result = CardResult(Outcome.UNKNOWN, detail=f"the printer went offline mid-card: {exc}")
+        except DriverError as exc:  # refused before anything reached the printer (e.g. an unusable image)
+            log.error("job.unprintable", printer=self.name, job=claim.job.id, error=str(exc))
+            result = CardResult(Outcome.NOT_FED, detail=f"the driver cannot print this job: {exc}")
+            unprintable = True
         except Exception as exc:  # the contract says drivers return outcomes; if one raises, never guess
             log.exception("printer.driver_raised", printer=self.name, job=claim.job.id)
             result = CardResult(Outcome.UNKNOWN, detail=f"the driver failed mid-card ({type(exc).__name__})")
-        job = self._settle(claim, result)
+        job = self._settle(claim, result, unprintable)
         self.view.current_job = None
         self.station.card_done(self.name, job, result)
         if result.reason is not None and result.outcome in (Outcome.NOT_FED, Outcome.UNKNOWN):
             self.station.pause(self.name, str(result.reason))
 
-    def _settle(self, claim: Claim, result: CardResult) -> JobRecord:
+    def _settle(self, claim: Claim, result: CardResult, unprintable: bool = False) -> JobRecord:
         delay = 0.1
         while True:
             try:
-                return self.store.settle_attempt(claim.attempt, result)
+                return self.store.settle_attempt(claim.attempt, result, unprintable=unprintable)
             except PrintdError:
                 raise
             except Exception as exc:  # storage trouble: the outcome is kept in memory and retried

@@ -18,8 +18,17 @@ def data_uri(data: bytes) -> str:
 
 def test_path_and_data_uri(tmp_path: Path, png: bytes) -> None:
     (tmp_path / "front.png").write_bytes(png)
-    job = parse_job({"ref": "K-1", "priority": "walk_in", "front": "front.png", "back": data_uri(png),
-                     "holder": "Siti", "chip": "NIK=99"}, base_dir=tmp_path)
+    job = parse_job(
+        {
+            "ref": "K-1",
+            "priority": "walk_in",
+            "front": "front.png",
+            "back": data_uri(png),
+            "holder": "Siti",
+            "chip": "NIK=99",
+        },
+        base_dir=tmp_path,
+    )
     assert job.priority is Priority.WALK_IN
     assert job.content.front == png and job.content.back == png and job.content.chip == b"NIK=99"
     assert parse_job({"ref": "K-1", "front": str(tmp_path / "front.png")}).priority is Priority.NORMAL

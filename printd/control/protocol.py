@@ -115,6 +115,11 @@ class LineBuffer:
             self._overflow()
         return lines
 
+    @property
+    def pending(self) -> int:
+        """Bytes held while waiting for the end of a line."""
+        return len(self._buf)
+
     def flush(self) -> bytes | None:
         """At end of input: the unterminated last line, if any."""
         if self.overflowed or not self._buf:

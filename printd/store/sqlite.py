@@ -200,8 +200,15 @@ class SqliteStore:
             raise PrintdError("job.content_missing", f"job {job.id} has no card content left to print")
         return Claim(job, attempt, JobContent(*content_row))
 
-    def settle_attempt(self, attempt: Attempt, result: CardResult, actor: str = "printd") -> JobRecord:
-        """Record the driver's outcome, its ledger event and the job's transition in one transaction."""
+    def settle_attempt(
+        self, attempt: Attempt, result: CardResult, actor: str = "printd", *, unprintable: bool = False
+    ) -> JobRecord:
+        """Record the driver's outcome, its ledger event and the job's transition in one transaction.
+
+        ``unprintable``: the driver refused the job's content before feeding (NOT_FED): the job fails.
+        """
+        if unprintable and result.outcome is not Outcome.NOT_FED:
+            raise ValueError("only a NOT_FED outcome can mark a job unprintable")
         now = time.time()
         with self._write() as db:
             job = self._find_job(db, attempt.job_id)
@@ -227,6 +234,8 @@ class SqliteStore:
                 Outcome.UNKNOWN: JobEvent.UNKNOWN,
             }
             event = events.get(result.outcome) or spoil_event(job.attempts + 1, self.max_attempts)
+            if unprintable:
+                event = JobEvent.UNPRINTABLE
             consumed = result.outcome is not Outcome.NOT_FED
             if consumed:
                 db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE id = ?", (job.id,))

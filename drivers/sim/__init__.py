@@ -1,0 +1,100 @@
+"""The simulated printer: a physical model speaking the Evolis protocol from the printer's side."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from drivers.sim.encoder import SimEncoder
+from drivers.sim.faults import FaultScript
+from drivers.sim.model import PrinterModel
+from drivers.sim.printer import SimPrinter
+from drivers.sim.state import StateFile
+from drivers.sim.transport import InProcessTransport
+
+if TYPE_CHECKING:
+    from drivers.evolis.driver import EvolisDriver
+
+__all__ = ["SimHandle", "make_sim_printer", "sim_serial"]
+
+
+def sim_serial(name: str) -> str:
+    """The serial number of the simulated printer called ``name`` (stable, so its blanks' UIDs are too)."""
+    return "SIM" + str(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % 10**7).zfill(7)
+
+
+@dataclass
+class SimHandle:
+    """A simulated printer and what drives it: the model is the physical truth tests compare against."""
+
+    name: str
+    model: PrinterModel
+    printer: SimPrinter
+    transport: InProcessTransport
+    encoder: SimEncoder | None
+    state: StateFile | None = None
+    restored: bool = False
+
+    def driver(self, **options: Any) -> EvolisDriver:
+        """The real Evolis driver over the in-process link (``options`` go to EvolisDriver; its ribbon is
+        the installed one unless given). A driver closes its transport when it is closed, so a closed link
+        is replaced by a new one, like plugging the cable back in."""
+        from drivers.evolis.driver import EvolisDriver
+
+        if self.transport.closed:
+            self.transport = InProcessTransport(self.printer)
+        options.setdefault("ribbon", self.model.ribbon_type)
+        return EvolisDriver(self.transport, encoder=self.encoder, **options)
+
+
+def make_sim_printer(
+    name: str,
+    *,
+    cards: int = 1000,
+    seconds_per_card: float = 20.0,
+    spoil_rate: float = 0.0,
+    seed: int = 0,
+    faults: str | Sequence[str] | None = None,
+    state_file: Path | None = None,
+    save_png_dir: Path | None = None,
+    ribbon: str = "ymcko",
+    encoder: bool = True,
+    time_scale: float = 1.0,
+    seconds_per_encode: float = 0.0,
+) -> SimHandle:
+    """A simulated printer called ``name`` with ``cards`` blanks in its feeder (``faults``: see
+    drivers/sim/faults.py; mechanical time is ``seconds_per_card`` a card, plus ``seconds_per_encode`` for
+    the chip, both multiplied by ``time_scale``; ``save_png_dir`` receives each printed side as a PNG).
+
+    With ``state_file``, a saved state is loaded when the file exists (``cards`` is then ignored: the feeder
+    is what was left in it), and every physical change is saved to it.
+    """
+    script = FaultScript.parse(faults, spoil_rate=spoil_rate, seed=seed)
+    model = PrinterModel(
+        sim_serial(name),
+        cards=0 if state_file is not None and state_file.exists() else cards,
+        faults=script,
+        seconds_per_card=seconds_per_card,
+        time_scale=time_scale,
+        seconds_per_encode=seconds_per_encode,
+        ribbon_type=ribbon,
+    )
+    state = None
+    restored = False
+    if state_file is not None:
+        state = StateFile(state_file)
+        restored = state.attach(model)
+    printer = SimPrinter(model, save_png_dir=save_png_dir)
+    transport = InProcessTransport(printer)
+    return SimHandle(
+        name=name,
+        model=model,
+        printer=printer,
+        transport=transport,
+        encoder=SimEncoder(model) if encoder else None,
+        state=state,
+        restored=restored,
+    )

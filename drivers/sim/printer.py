@@ -1,0 +1,334 @@
+"""The printer side of the Evolis protocol: command bytes in, reply bytes out, acting on the physical model."""
+
+# When a blank leaves the feeder (``cards_fed`` / ``Rco;c`` advances): at the first ``Db`` of a card, or at
+# ``Sic`` when nothing was printed on it yet. Nothing else feeds. ``Ss``, ``Sr`` and ``Sv`` only set up the
+# sequence; a refused feed (cover open, feeder empty...) answers ERR and feeds nothing.
+#
+# Panels: each ``Db`` prints the panel downloaded before it (as the guide says); the last panel of a side is
+# printed by whatever moves the card on (``Sv``, ``Sr``, ``Sic``, ``Se``). A fault in a panel answers ERR on
+# that command, and the card stays in the printer until ``Ser`` (or the operator) takes it to the reject box,
+# unless error management was left to the printer (``Pem;0``/``Pem;1``), which then rejects it by itself.
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from drivers.evolis import protocol
+from drivers.evolis.protocol import Command, CommandDecoder, ProtocolError
+from drivers.sim.cards import CardRecord
+from drivers.sim.faults import FaultKind
+from drivers.sim.model import WARNINGS, Condition, MechanismError, PrinterModel, SequenceError
+
+log = structlog.get_logger("drivers.sim.printer")
+
+# The Rst flag for each condition (Evolis SDK status names).
+STATUS_FLAG: dict[Condition, str] = {
+    Condition.COVER_OPEN: protocol.DEF_COVER_OPEN,
+    Condition.FEEDER_EMPTY: protocol.DEF_FEEDER_EMPTY,
+    Condition.FEEDER_NEAR_EMPTY: protocol.INF_FEEDER_NEAR_EMPTY,
+    Condition.JAM: protocol.ERR_MECHANICAL,
+    Condition.PRINT_ERROR: protocol.ERR_RIBBON_ERROR,
+    Condition.HEAD_TEMPERATURE: protocol.ERR_HEAD_TEMP,
+    Condition.RIBBON_ENDED: protocol.DEF_RIBBON_ENDED,
+    Condition.RIBBON_LOW: protocol.INF_RIBBON_LOW,
+    Condition.REJECT_BOX_FULL: protocol.DEF_REJECT_BOX_FULL,
+    Condition.HOPPER_FULL: protocol.DEF_HOPPER_FULL,
+}
+
+# The error reply of a command that fails because of a condition.
+ERROR_REPLY: dict[Condition, str] = {
+    Condition.COVER_OPEN: "ERR COVER OPEN",
+    Condition.FEEDER_EMPTY: "ERR FEEDER EMPTY",
+    Condition.JAM: "ERR MECHANICAL",
+    Condition.PRINT_ERROR: "ERR RIBBON ERROR",
+    Condition.HEAD_TEMPERATURE: "ERR HEAD TEMP",
+    Condition.RIBBON_ENDED: "ERR RIBBON ENDED",
+    Condition.REJECT_BOX_FULL: "ERR REJECT BOX FULL",
+    Condition.HOPPER_FULL: "ERR HOPPER FULL",
+}
+REPLY_UNKNOWN = "ERROR CDE"
+REPLY_MALFORMED = "ERROR CDE FRAME"
+REPLY_PARAMETER = "ERR PARAMETER"
+REPLY_SEQUENCE = "ERR SEQUENCE"
+REPLY_NO_OPTION = "ERR NO OPTION"
+
+SIDES = {"Sr": "front", "Sv": "back"}
+HOST_ERROR_MANAGEMENT = 2
+
+
+class _RefusedError(Exception):
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+@dataclass
+class _Session:
+    """What the printer remembers between the commands of one card."""
+
+    open: bool = False
+    side: str = "front"
+    pending: tuple[str, int, bytes] | None = None
+    card_index: int | None = None
+    printed: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    levels: dict[str, int] = field(default_factory=dict)
+
+
+class SimPrinter:
+    """Answers Evolis commands like a printer. One command at a time: ``receive`` holds the model's lock."""
+
+    def __init__(self, model: PrinterModel, *, save_png_dir: Path | None = None) -> None:
+        self.model = model
+        self.save_png_dir = save_png_dir
+        self.ribbon_setting = model.ribbon_type
+        self.error_management = 0
+        self.last_feed_failed = False
+        self._decoder = CommandDecoder()
+        self._session = _Session()
+
+    def reset_link(self) -> None:
+        """Forget a half-received command (the link was dropped); the card in the printer stays."""
+        with self.model.lock:
+            self._decoder = CommandDecoder()
+
+    def receive(self, data: bytes) -> bytes:
+        """Take bytes from the host; return the replies to the commands they completed."""
+        out = bytearray()
+        with self.model.lock:
+            for event in self._decoder.feed(data):
+                if isinstance(event, ProtocolError):
+                    out += protocol.encode_reply(REPLY_MALFORMED)
+                else:
+                    out += self.execute(event)
+        return bytes(out)
+
+    def execute(self, cmd: Command) -> bytes:
+        """One decoded command to its reply bytes (empty when a scripted fault swallows the reply)."""
+        with self.model.lock:
+            self._sync_session()
+            link_fault = self.model.reply_fault() if cmd.name in ("Se", "Ser") else None
+            try:
+                text = self._dispatch(cmd)
+            except _RefusedError as refused:
+                text = refused.reply
+            except MechanismError as exc:
+                text = ERROR_REPLY[exc.condition]
+            except SequenceError:
+                text = REPLY_SEQUENCE
+            reply = protocol.encode_reply(text)
+            if link_fault is FaultKind.NO_REPLY:
+                return b""
+            if link_fault is FaultKind.GARBLED_REPLY:
+                return bytes(b ^ 0x80 for b in reply[:-1]) + reply[-1:]
+            return reply
+
+    # --- commands ---
+
+    def _dispatch(self, cmd: Command) -> str:
+        name, params = cmd.name, cmd.params
+        model = self.model
+        if name == "Rfv":
+            return model.firmware
+        if name == "Rsn":
+            return model.serial
+        if name == "Rtp":
+            return model.model_name
+        if name == "Rco":
+            return self._counter(params)
+        if name == "Rst":
+            return self._status()
+        if name == "Rlr":
+            return self._last_result(params)
+        if name == "Rse":
+            return self._sensor(params)
+        if name == "Sk":
+            return self._feeder(params)
+        if name == "Rcr":
+            return "OK" if model.ribbon_panels_remaining > 0 else "ERR RIBBON END"
+        if name == "Rr":
+            return model.ribbon_type
+        if name == "Pr":
+            self.ribbon_setting = _one(params)
+            return "OK"
+        if name == "Pem":
+            mode = _one(params)
+            if mode not in ("0", "1", "2"):
+                raise _RefusedError(REPLY_PARAMETER)
+            self.error_management = int(mode)
+            return "OK"
+        if name == "Scs":
+            model.clear_errors()
+            self.last_feed_failed = False
+            return "OK"
+        if name == "Ss":
+            self._session.open = True
+            self._session.side = "front"
+            return "OK"
+        if name in SIDES:
+            return self._side(SIDES[name])
+        if name == "Db":
+            return self._download(cmd)
+        if name == "Sic":
+            self._flush()
+            self._feed_or_keep(contactless=True)
+            return "OK"
+        if name == "Sis":
+            raise _RefusedError(REPLY_NO_OPTION)
+        if name == "Se":
+            return self._end(reject=False)
+        if name == "Ser":
+            return self._end(reject=True)
+        return REPLY_UNKNOWN
+
+    def _counter(self, params: tuple[str, ...]) -> str:
+        which = _one(params)
+        model = self.model
+        values = {
+            "c": model.inserted_cards,
+            "p": model.panels_printed,
+            "l": model.ribbon_cards_remaining,
+            "a": 0,
+            "m": 0,
+            "n": 0,
+        }
+        if which not in values:
+            raise _RefusedError(REPLY_PARAMETER)
+        return str(values[which])
+
+    def _status(self) -> str:
+        conditions = self.model.conditions()
+        flags = {STATUS_FLAG[c] for c in conditions}
+        if conditions - WARNINGS:
+            major = "ERROR"
+        elif conditions:
+            major = "WARNING"
+        else:
+            major = "READY"
+        return protocol.format_status(major, flags)
+
+    def _last_result(self, params: tuple[str, ...]) -> str:
+        which = _one(params)
+        if which == "p":
+            card = self.model.card
+            if card is not None and card.failure == FaultKind.JAM.value:
+                return "ERR CARD"  # stuck inside; a card that merely printed badly can still be moved
+            return "NO CARD" if self.last_feed_failed else "OK"
+        if which == "r":
+            return "OK"
+        raise _RefusedError(REPLY_PARAMETER)
+
+    def _sensor(self, params: tuple[str, ...]) -> str:
+        which = _one(params)
+        if which == "o":
+            return "OPEN" if Condition.COVER_OPEN in self.model.conditions() else "CLOSED"
+        if which == "p":
+            return "CARD" if self.model.card is not None else "NO CARD"
+        raise _RefusedError(REPLY_PARAMETER)
+
+    def _feeder(self, params: tuple[str, ...]) -> str:
+        which = _one(params)
+        conditions = self.model.conditions()
+        if which == "f":
+            return "3" if Condition.FEEDER_EMPTY in conditions else "0"
+        if which == "w":
+            return "1" if Condition.FEEDER_NEAR_EMPTY in conditions else "0"
+        raise _RefusedError(REPLY_PARAMETER)
+
+    def _side(self, side: str) -> str:
+        if not self._session.open:
+            raise SequenceError("no sequence started")
+        self._flush()
+        self._session.side = side
+        return "OK"
+
+    def _download(self, cmd: Command) -> str:
+        session = self._session
+        if not session.open:
+            raise SequenceError("no sequence started")
+        panel, levels = cmd.params[0], int(cmd.params[1])
+        self._flush()
+        self._feed_or_keep(contactless=False)
+        session.pending = (panel, levels, cmd.data)
+        return "OK"
+
+    def _end(self, *, reject: bool) -> str:
+        model = self.model
+        if model.card is None:
+            self._session = _Session()
+            raise SequenceError("no card in the printer")
+        if reject:
+            self._session.pending = None
+            card = model.reject()
+        else:
+            self._flush()
+            card = model.eject()
+        self._save_png(card)
+        self._session = _Session()
+        return "OK"
+
+    # --- inside ---
+
+    def _sync_session(self) -> None:
+        """Forget the panels of a card that left the printer behind the protocol's back (operator)."""
+        card = self.model.card
+        if self._session.card_index is not None and (card is None or card.index != self._session.card_index):
+            self._session = _Session()
+
+    def _feed_or_keep(self, *, contactless: bool) -> None:
+        """Feed a blank if there is no card in the printer (the one place a blank leaves the feeder)."""
+        model = self.model
+        present = model.card
+        if present is not None:
+            if contactless:
+                model.move_to_contactless()
+            else:
+                model.check_usable(present)
+            return
+        try:
+            card = model.move_to_contactless() if contactless else model.feed()
+        except MechanismError as exc:
+            self.last_feed_failed = exc.condition is Condition.FEEDER_EMPTY
+            raise
+        self.last_feed_failed = False
+        self._session.card_index = card.index
+
+    def _flush(self) -> None:
+        """Print the panel waiting in the printer's memory, if any."""
+        session = self._session
+        if session.pending is None:
+            return
+        panel, levels, data = session.pending
+        session.pending = None
+        try:
+            self.model.print_panel(session.side, panel)
+        except MechanismError:
+            if self.error_management != HOST_ERROR_MANAGEMENT and self.model.card is not None:
+                self._save_png(self.model.reject())
+                self._session = _Session()
+            raise
+        session.printed.setdefault(session.side, {})[panel] = data
+        if panel in protocol.COLOUR_PANELS:
+            session.levels[session.side] = levels
+
+    def _save_png(self, card: CardRecord) -> None:
+        """Save what was printed on each side of ``card``, named by blank index only."""
+        if self.save_png_dir is None or not self._session.printed:
+            return
+        from drivers.evolis.panels import compose_card
+
+        for side, panels in self._session.printed.items():
+            path = self.save_png_dir / f"blank-{card.index:06d}-{side}.png"
+            try:
+                self.save_png_dir.mkdir(parents=True, exist_ok=True)
+                compose_card(panels, self._session.levels.get(side, 32)).save(path, format="PNG")
+            except OSError as exc:
+                log.warning("sim.png_not_saved", blank=card.index, error=type(exc).__name__)
+
+
+def _one(params: tuple[str, ...]) -> str:
+    if len(params) != 1:
+        raise _RefusedError(REPLY_PARAMETER)
+    return params[0]

@@ -1,0 +1,640 @@
+"""printctl: the staff tool that talks to printd over its control socket."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import pwd
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
+
+from printd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachableError
+from printd.control.protocol import DEFAULT_MAX_MESSAGE_BYTES
+from printd.errors import PrintdError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+JOB_STATES = ("queued", "printing", "held", "in_doubt", "done", "failed", "canceled")
+SPOIL_CATEGORIES = ("print_failed", "encode_failed", "damaged", "data_changed", "test_print")
+RESOLUTIONS = ("printed", "spoiled", "not_fed")
+BATCH_SIZE = 500
+# Room left in each batch request for the envelope around the jobs.
+BATCH_BYTES = DEFAULT_MAX_MESSAGE_BYTES - 4096
+
+EPILOG = """\
+exit status: 0 success, 1 printd answered with an error (or a batch had rejected jobs),
+2 usage error or unreadable input file, 3 printd could not be reached.
+The socket is --socket, else $PRINTD_SOCKET, else /run/printd/printd.sock."""
+
+_json = msgspec.json.Encoder()
+
+
+class UsageError(Exception):
+    """The command line or an input file it names cannot be used (exit 2)."""
+
+
+# ---- argument types --------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _date(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}")
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a real date") from None
+    return text
+
+
+def _serials(text: str) -> str:
+    if not re.fullmatch(r"\S+-\S+", text):
+        raise argparse.ArgumentTypeError(f"expected a serial range as FIRST-LAST, got {text!r}")
+    return text
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+# ---- the parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The global options also work after the command; SUPPRESS keeps a subcommand from resetting them.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--socket", default=argparse.SUPPRESS, metavar="PATH", help="printd's control socket")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print raw JSON")
+
+    parser = argparse.ArgumentParser(
+        prog="printctl",
+        description="Control printd, the ID-card print station: queue, printers and the blank-card stock.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--socket", metavar="PATH", help="printd's control socket (default: $PRINTD_SOCKET)")
+    parser.add_argument("--json", action="store_true", help="print the daemon's reply as JSON")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_text: str, into: Any = commands) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = into.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[common],
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return sub
+
+    add("status", "Show the station: printers, queue, stock and alerts.")
+
+    stock = add("stock", "Show the blank-card stock, or record a delivery with 'stock receive'.")
+    stock_commands = stock.add_subparsers(dest="stock_command", metavar="SUBCOMMAND")
+    receive = add("receive", "Record a delivery of N blank cards (supervisor).", stock_commands)
+    receive.add_argument("count", type=_positive_int, metavar="N", help="number of blank cards received")
+    receive.add_argument("--ref", required=True, type=_nonempty, help="delivery reference (e.g. the handover note)")
+    receive.add_argument("--serials", type=_serials, metavar="FIRST-LAST", help="serial range of the blanks")
+
+    jobs = add("jobs", "List jobs, newest first.")
+    jobs.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
+    jobs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="at most N jobs (default 50)")
+
+    job = add("job", "Show one job and its history.")
+    job.add_argument("job", metavar="ID_OR_REF", help="job id or client reference")
+
+    submit = add("submit", "Submit a job file, or a JSON-lines file of jobs with --batch.")
+    submit.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help='job file: {"ref", "priority", "front", "back"?, "holder"?, "chip"?}; - reads standard input',
+    )
+    submit.add_argument("--batch", metavar="FILE.jsonl", help="one job per line; sent in chunks of 500")
+
+    for name, what in (
+        ("cancel", "Cancel a queued or held job."),
+        ("hold", "Hold a queued job."),
+        ("release", "Release a held job back to the queue."),
+        ("reprint", "Print a job again on a new blank."),
+    ):
+        add(name, what).add_argument("job", metavar="ID_OR_REF", help="job id or client reference")
+
+    printers = add("printers", "Pause or resume a printer.")
+    printer_commands = printers.add_subparsers(dest="printer_command", metavar="SUBCOMMAND", required=True)
+    add("pause", "Stop a printer taking new cards.", printer_commands).add_argument("printer", metavar="NAME")
+    add("resume", "Let a paused printer take cards again.", printer_commands).add_argument("printer", metavar="NAME")
+
+    spoiled = add("spoiled", "List spoiled blanks.")
+    spoiled.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only spoils from this day on")
+    spoiled.add_argument("--category", choices=SPOIL_CATEGORIES, help="only this category")
+
+    spoil = add("spoil", "Record a printed card that failed quality control as spoiled.")
+    spoil.add_argument("job", metavar="JOB", help="job id or client reference")
+    spoil.add_argument("--category", required=True, choices=SPOIL_CATEGORIES)
+    spoil.add_argument("--detail", required=True, type=_nonempty, metavar="TEXT", help="what was wrong")
+
+    resolve = add("resolve", "Settle an in-doubt job from what the card actually became.")
+    resolve.add_argument("job", metavar="JOB", help="job id or client reference")
+    resolve.add_argument("--as", dest="resolution", required=True, choices=RESOLUTIONS, help="the card's fate")
+    resolve.add_argument("--category", choices=SPOIL_CATEGORIES, help="spoil category, with --as spoiled")
+    resolve.add_argument("--note", default="", metavar="TEXT", help="what was checked")
+    return parser
+
+
+# ---- commands --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Output:
+    """Where printctl writes: a rich console for people, raw JSON for programs."""
+
+    json: bool
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    console: Console = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.console = Console(file=self.out, highlight=False)
+
+    def emit_json(self, value: object) -> None:
+        self.out.write(msgspec.json.format(_json.encode(value), indent=2).decode() + "\n")
+
+    def error(self, message: str) -> None:
+        self.err.write(f"printctl: {message}\n")
+
+
+Command = Callable[[argparse.Namespace, ControlClient, Output], int]
+
+
+Renderer = Callable[[Console, object], None]
+
+
+def _simple(method: str, params: Callable[[argparse.Namespace], dict[str, object]], render: Renderer) -> Command:
+    def run(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+        result = client.call(method, params(args))
+        if out.json:
+            out.emit_json(result)
+        else:
+            render(out.console, result)
+        return EXIT_OK
+
+    return run
+
+
+def _job_params(args: argparse.Namespace) -> dict[str, object]:
+    return {"job": args.job}
+
+
+def _load_json_file(path: str) -> tuple[object, Path]:
+    try:
+        if path == "-":
+            return msgspec.json.decode(sys.stdin.buffer.read()), Path.cwd()
+        return msgspec.json.decode(Path(path).read_bytes()), Path(path).resolve().parent
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except msgspec.DecodeError:
+        raise UsageError(f"{path} is not valid JSON; a job file holds one JSON object") from None
+
+
+def absolutize_images(job: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Image paths relative to the job file become absolute; data: URIs and absolute paths stay as they are."""
+    out = dict(job)
+    for face in ("front", "back"):
+        value = out.get(face)
+        if isinstance(value, str) and value and not value.startswith("data:") and not os.path.isabs(value):
+            out[face] = os.path.normpath(base / value)
+    return out
+
+
+def _submit(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    if (args.file is None) == (args.batch is None):
+        raise UsageError("submit needs either FILE or --batch FILE.jsonl (not both)")
+    if args.batch is not None:
+        return _submit_batch(args.batch, client, out)
+    job, base = _load_json_file(args.file)
+    if not isinstance(job, dict):
+        raise UsageError(f"{args.file} must hold one JSON object; use --batch for a JSON-lines file of jobs")
+    result = client.call("jobs.submit", {"job": absolutize_images(job, base)})
+    if out.json:
+        out.emit_json(result)
+    else:
+        render_submitted(out.console, result)
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    line: int
+    job: dict[str, Any]
+    size: int
+
+
+def read_batch(path: str) -> tuple[list[BatchLine], list[dict[str, object]]]:
+    """The jobs of a JSON-lines file and the lines rejected locally (never sent), each with its line number."""
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    base = Path.cwd() if path == "-" else Path(path).resolve().parent
+    jobs: list[BatchLine] = []
+    rejected: list[dict[str, object]] = []
+
+    def reject(number: int, ref: object, message: str) -> None:
+        ref_text = ref if isinstance(ref, str) else None
+        rejected.append({"line": number, "ref": ref_text, "error": {"code": "job.invalid", "message": message}})
+
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = msgspec.json.decode(line)
+        except (msgspec.DecodeError, RecursionError):
+            reject(number, None, f"line {number}: not valid JSON; each line must hold one job object")
+            continue
+        if not isinstance(obj, dict):
+            reject(number, None, f"line {number}: a job must be a JSON object")
+            continue
+        job = absolutize_images(obj, base)
+        try:
+            size = len(_json.encode(job))
+        except (TypeError, ValueError):
+            reject(number, obj.get("ref"), f"line {number}: the job cannot be sent as JSON")
+            continue
+        if size > BATCH_BYTES:
+            reject(
+                number,
+                obj.get("ref"),
+                f"line {number}: the job is over the daemon's {DEFAULT_MAX_MESSAGE_BYTES >> 20} MiB request limit; "
+                "reference images by file path instead of data: URIs",
+            )
+            continue
+        jobs.append(BatchLine(number, job, size))
+    return jobs, rejected
+
+
+def chunks(jobs: Sequence[BatchLine]) -> Iterator[list[BatchLine]]:
+    """Groups of at most ``BATCH_SIZE`` jobs that fit one request."""
+    chunk: list[BatchLine] = []
+    size = 0
+    for item in jobs:
+        if chunk and (len(chunk) == BATCH_SIZE or size + item.size + 1 > BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item.size + 1
+    if chunk:
+        yield chunk
+
+
+def _submit_batch(path: str, client: ControlClient, out: Output) -> int:
+    jobs, rejected = read_batch(path)
+    accepted: list[dict[str, object]] = []
+    failure: PrintdError | DaemonUnreachableError | None = None
+    sent = 0
+    progress = Progress(console=Console(file=out.out), transient=True, disable=out.json or not out.out.isatty())
+    with progress:
+        task = progress.add_task("Submitting", total=len(jobs))
+        for chunk in chunks(jobs):
+            try:
+                reply = client.call("jobs.submit_batch", {"jobs": [item.job for item in chunk]})
+            except (PrintdError, DaemonUnreachableError) as exc:
+                failure = exc
+                break
+            accepted_now, rejected_now = _merge_batch_reply(reply, chunk)
+            accepted += accepted_now
+            rejected += rejected_now
+            sent += len(chunk)
+            progress.advance(task, len(chunk))
+    rejected.sort(key=lambda r: int(str(r["line"] or 0)))
+    not_sent = [item.line for item in jobs[sent:]] if failure is not None else []
+    _render_batch(out, accepted, rejected, not_sent, failure)
+    if isinstance(failure, DaemonUnreachableError):
+        out.error(str(failure))
+        out.error("submission is idempotent by ref: run the same command again to submit the rest")
+        return EXIT_UNREACHABLE
+    if failure is not None:
+        _report_error(out, failure, json_too=False)
+        return EXIT_ERROR
+    return EXIT_ERROR if rejected else EXIT_OK
+
+
+def _merge_batch_reply(
+    reply: object, chunk: list[BatchLine]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    if not isinstance(reply, dict):
+        raise PrintdError("internal", "printd sent an unexpected reply to jobs.submit_batch; check the daemon version")
+    accepted = [{**a, "line": chunk[i].line} for i, a in _indexed_accepts(reply.get("accepted"), chunk)]
+    rejected: list[dict[str, object]] = []
+    for r in reply.get("rejected") or []:
+        index = r.get("index") if isinstance(r, dict) else None
+        line = chunk[index].line if isinstance(index, int) and 0 <= index < len(chunk) else None
+        rejected.append({"line": line, "ref": r.get("ref"), "error": r.get("error")})
+    return accepted, rejected
+
+
+def _indexed_accepts(accepted: object, chunk: list[BatchLine]) -> Iterator[tuple[int, dict[str, object]]]:
+    # Accepted entries carry no index; match them to lines by ref, in order.
+    lines_by_ref: dict[object, list[int]] = {}
+    for i, item in enumerate(chunk):
+        lines_by_ref.setdefault(item.job.get("ref"), []).append(i)
+    for entry in accepted if isinstance(accepted, list) else []:
+        if isinstance(entry, dict):
+            indexes = lines_by_ref.get(entry.get("ref"))
+            if indexes:
+                yield indexes.pop(0), entry
+
+
+def _render_batch(
+    out: Output,
+    accepted: list[dict[str, object]],
+    rejected: list[dict[str, object]],
+    not_sent: list[int],
+    failure: PrintdError | DaemonUnreachableError | None,
+) -> None:
+    if out.json:
+        body: dict[str, object] = {"accepted": accepted, "rejected": rejected}
+        if failure is not None:
+            body["not_sent"] = not_sent
+            body["error"] = _error_dict(failure)
+        out.emit_json(body)
+        return
+    duplicates = sum(1 for a in accepted if a.get("duplicate"))
+    summary = f"Accepted {len(accepted)} job(s)"
+    if duplicates:
+        summary += f", {duplicates} of them already submitted before"
+    out.console.print(Text(summary + f"; rejected {len(rejected)}."))
+    if rejected:
+        table = Table("Line", "Ref", "Code", "Problem", title="Rejected jobs")
+        for r in rejected:
+            error = r.get("error") if isinstance(r.get("error"), dict) else {}
+            assert isinstance(error, dict)
+            table.add_row(
+                _cell(r.get("line")), _cell(r.get("ref")), _cell(error.get("code")), _cell(error.get("message"))
+            )
+        out.console.print(table)
+    if not_sent:
+        out.console.print(Text(f"Not sent: {len(not_sent)} job(s), from line {not_sent[0]} on.", style="yellow"))
+
+
+def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    if args.stock_command == "receive":
+        params = {"count": args.count, "ref": args.ref, "serials": args.serials}
+
+        def render(console: Console, result: object) -> None:
+            console.print(
+                Text(
+                    f"Received {args.count} blank card(s) under {args.ref} (ledger event {_get(result, 'event_id')}); "
+                    f"on hand now {_get(result, 'on_hand')}."
+                )
+            )
+
+        return _simple("stock.receive", lambda _: params, render)(args, client, out)
+    return _simple("stock.summary", lambda _: {}, render_stock)(args, client, out)
+
+
+def _printers(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    method = f"printers.{args.printer_command}"
+    return _simple(method, lambda a: {"printer": a.printer}, render_printer)(args, client, out)
+
+
+# ---- rendering for people --------------------------------------------------------------------------
+# Only the named fields are shown: a reply may carry more than a person at the counter should see.
+
+
+def _cell(value: object) -> Text:
+    if value is None or value == "":
+        return Text("-", style="dim")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no")
+    if isinstance(value, list):
+        return Text(", ".join(str(v) for v in value) or "-")
+    return Text(str(value))
+
+
+def _get(obj: object, key: str) -> object:
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def _rows(value: object) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _printer_table(printers: list[dict[str, Any]], title: str | None = "Printers") -> Table:
+    table = Table("Printer", "State", "Paused", "Job", "Fed", "Rejected", "Panels", "Ribbon", "Reasons", title=title)
+    for p in printers:
+        counters = p.get("counters") or {}
+        paused = _cell(p.get("paused"))
+        if p.get("paused") and p.get("pause_reason"):
+            paused = Text(f"yes ({p['pause_reason']})")
+        table.add_row(
+            _cell(p.get("name")),
+            _cell(p.get("state")),
+            paused,
+            _cell(p.get("current_job")),
+            _cell(_get(counters, "cards_fed")),
+            _cell(_get(counters, "cards_rejected")),
+            _cell(_get(counters, "panels_printed")),
+            _cell(_get(counters, "ribbon_remaining")),
+            _cell(p.get("reasons")),
+        )
+    return table
+
+
+def _stock_table(stock: object) -> Table:
+    table = Table("Received", "Adjusted", "Issued", "Spoiled", "In doubt", "On hand", title="Blank cards")
+    keys = ("received", "adjusted", "issued", "spoiled", "in_doubt")
+    on_hand = _cell(_get(stock, "on_hand"))
+    if _get(stock, "low"):
+        on_hand = Text(f"{on_hand.plain} (LOW, threshold {_get(stock, 'low_threshold')})", style="bold red")
+    table.add_row(*(_cell(_get(stock, k)) for k in keys), on_hand)
+    return table
+
+
+def render_status(console: Console, status: object) -> None:
+    console.print(Text(f"Station {_get(status, 'station')}", style="bold"))
+    console.print(_printer_table(_rows(_get(status, "printers"))))
+    queue = _get(status, "queue")
+    table = Table(*(s.replace("_", " ").capitalize() for s in JOB_STATES), title="Queue")
+    table.add_row(*(_cell(_get(queue, s)) for s in JOB_STATES))
+    console.print(table)
+    console.print(_stock_table(_get(status, "stock")))
+    for alert in _rows(_get(status, "alerts")):
+        console.print(Text(f"! {alert.get('message') or alert.get('event')}", style="yellow"))
+
+
+def render_stock(console: Console, stock: object) -> None:
+    console.print(_stock_table(stock))
+    printers = _get(stock, "printers")
+    if isinstance(printers, dict) and printers:
+        table = Table("Printer", "Issued", "Spoiled", "In doubt", title="By printer")
+        for name, counts in sorted(printers.items()):
+            table.add_row(_cell(name), *(_cell(_get(counts, k)) for k in ("issued", "spoiled", "in_doubt")))
+        console.print(table)
+
+
+JOB_FIELDS = ("id", "ref", "priority", "state", "attempts", "printer", "created_at", "updated_at")
+
+
+def render_jobs(console: Console, jobs: object) -> None:
+    rows = _rows(jobs)
+    if not rows:
+        console.print("No jobs.")
+        return
+    table = Table(*(f.replace("_", " ").capitalize() for f in JOB_FIELDS))
+    for job in rows:
+        table.add_row(*(_cell(job.get(f)) for f in JOB_FIELDS))
+    console.print(table)
+
+
+def render_job(console: Console, job: object) -> None:
+    table = Table.grid(padding=(0, 2))
+    for f in JOB_FIELDS:
+        table.add_row(Text(f.replace("_", " ").capitalize(), style="bold"), _cell(_get(job, f)))
+    console.print(table)
+    history = _rows(_get(job, "history"))
+    if history:
+        events = Table("At", "Event", "Actor", "Printer", "Detail", title="History")
+        for h in history:
+            events.add_row(*(_cell(h.get(k)) for k in ("at", "event", "actor", "printer", "detail")))
+        console.print(events)
+
+
+def render_submitted(console: Console, result: object) -> None:
+    if _get(result, "duplicate"):
+        text = f"Already submitted: ref {_get(result, 'ref')} is job {_get(result, 'id')} ({_get(result, 'state')})."
+    else:
+        text = f"Submitted job {_get(result, 'id')} (ref {_get(result, 'ref')}), {_get(result, 'state')}."
+    console.print(Text(text))
+
+
+def render_printer(console: Console, printer: object) -> None:
+    console.print(_printer_table([printer] if isinstance(printer, dict) else [], title=None))
+
+
+def render_spoiled(console: Console, spoils: object) -> None:
+    rows = _rows(spoils)
+    if not rows:
+        console.print("No spoiled blanks.")
+        return
+    keys = ("at", "printer", "job", "ref", "category", "detail", "chip_uid")
+    table = Table("At", "Printer", "Job", "Ref", "Category", "Detail", "Chip UID", title=f"Spoiled blanks: {len(rows)}")
+    for s in rows:
+        table.add_row(*(_cell(s.get(k)) for k in keys))
+    console.print(table)
+
+
+COMMANDS: Mapping[str, Command] = {
+    "status": _simple("status", lambda _: {}, render_status),
+    "stock": _stock,
+    "jobs": _simple("jobs.list", lambda a: {"state": a.state, "limit": a.limit}, render_jobs),
+    "job": _simple("jobs.get", _job_params, render_job),
+    "submit": _submit,
+    "cancel": _simple("jobs.cancel", _job_params, render_job),
+    "hold": _simple("jobs.hold", _job_params, render_job),
+    "release": _simple("jobs.release", _job_params, render_job),
+    "reprint": _simple("jobs.reprint", _job_params, render_job),
+    "printers": _printers,
+    "spoiled": _simple("spoiled.list", lambda a: {"since": a.since, "category": a.category}, render_spoiled),
+    "spoil": _simple(
+        "jobs.spoil",
+        lambda a: {"job": a.job, "category": a.category, "detail": a.detail},
+        render_job,
+    ),
+    "resolve": _simple(
+        "jobs.resolve",
+        lambda a: {"job": a.job, "resolution": a.resolution, "category": a.category, "note": a.note},
+        render_job,
+    ),
+}
+
+
+# ---- errors and main -------------------------------------------------------------------------------
+
+
+def _current_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def _error_dict(error: PrintdError | DaemonUnreachableError) -> dict[str, object]:
+    if isinstance(error, DaemonUnreachableError):
+        return {"code": "client.unreachable", "message": str(error)}
+    return error.as_dict()
+
+
+def _report_error(out: Output, error: PrintdError, *, json_too: bool = True) -> None:
+    if out.json and json_too:
+        out.emit_json({"error": error.as_dict()})
+    if error.code == "auth.forbidden":
+        role = error.details.get("required_role") or "a higher"
+        groups = error.details.get("groups")
+        if isinstance(groups, list) and groups:
+            group = groups[0]
+            out.error(
+                f"permission denied: this needs the {role} role, which membership of group {group!r} grants. "
+                f"Ask an administrator to run 'usermod -aG {group} {_current_user()}', then log in again."
+            )
+        else:
+            out.error(f"permission denied: this needs the {role} role. {error.message}")
+        return
+    out.error(f"{error.message} [{error.code}]")
+
+
+def socket_path(option: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """--socket, else $PRINTD_SOCKET, else the default."""
+    return option or environ.get("PRINTD_SOCKET") or DEFAULT_SOCKET
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Output(json=bool(args.json))
+    path = socket_path(args.socket)
+    client = ControlClient(path)  # connects on the first call, after local checks
+    try:
+        return COMMANDS[args.command](args, client, out)
+    except UsageError as exc:
+        out.error(str(exc))
+        return EXIT_USAGE
+    except PrintdError as exc:
+        _report_error(out, exc)
+        return EXIT_ERROR
+    except DaemonUnreachableError as exc:
+        if out.json:
+            out.emit_json({"error": _error_dict(exc)})
+        out.error(str(exc))
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,481 @@
+"""The control socket server over a real Unix socket, with a toy dispatcher standing in for printd's methods."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import logging
+import os
+import socket
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import structlog
+
+from printd.control.auth import Caller, PeerCredentials, Role
+from printd.control.client import ControlClient, DaemonUnreachableError
+from printd.control.server import ControlServer, ControlSocketError, Dispatcher
+from printd.errors import PrintdError
+from printd.logging import get_logger
+
+SECRET = "Budi Santoso 3201234567890001"  # stands in for a card holder's name and NIK
+
+
+class ToyDispatcher:
+    roles = {
+        "ping": Role.VIEWER,
+        "echo": Role.VIEWER,
+        "whoami": Role.VIEWER,
+        "sleep": Role.VIEWER,
+        "boom": Role.VIEWER,
+        "missing": Role.VIEWER,
+        "unencodable": Role.VIEWER,
+        "submit": Role.OPERATOR,
+        "receive": Role.SUPERVISOR,
+    }
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def required_role(self, method: str) -> Role | None:
+        return self.roles.get(method)
+
+    async def dispatch(self, method: str, params: dict[str, object], caller: Caller) -> object:
+        self.calls.append(method)
+        if method == "ping":
+            return "pong"
+        if method == "whoami":
+            return {"uid": caller.uid, "pid": caller.pid, "user": caller.user, "role": caller.role}
+        if method == "sleep":
+            await asyncio.sleep(float(str(params["seconds"])))
+            return params.get("tag")
+        if method == "boom":
+            raise RuntimeError(SECRET)
+        if method == "missing":
+            raise PrintdError("job.not_found", "No such job; list jobs with printctl jobs.", {"job": params.get("job")})
+        if method == "unencodable":
+            return {"x": object()}
+        return params
+
+
+QUIET = structlog.wrap_logger(
+    structlog.ReturnLogger(), wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL)
+)
+
+
+class ServerThread:
+    """A ControlServer on its own event loop in a background thread, for blocking clients."""
+
+    def __init__(self, dispatcher: Dispatcher, path: Path, **options: Any) -> None:
+        options.setdefault("logger", QUIET)
+        self.server = ControlServer(dispatcher, socket_path=path, **options)
+        self.path = path
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        self.loop.close()
+
+
+@pytest.fixture
+def sock_path(tmp_path: Path) -> Path:
+    return tmp_path / "s.sock"
+
+
+@pytest.fixture
+def toy() -> ToyDispatcher:
+    return ToyDispatcher()
+
+
+@pytest.fixture
+def served(toy: ToyDispatcher, sock_path: Path) -> Iterator[ServerThread]:
+    with ServerThread(toy, sock_path, idle_timeout=5.0) as server:
+        yield server
+
+
+def raw(path: Path) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(str(path))
+    return s
+
+
+def read_replies(s: socket.socket, n: int) -> list[dict[str, Any]]:
+    data = b""
+    while data.count(b"\n") < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return [msgspec.json.decode(line) for line in data.splitlines()]
+
+
+def request(rid: object, method: str, **params: object) -> bytes:
+    return msgspec.json.encode({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}) + b"\n"
+
+
+# ---- the basics ------------------------------------------------------------------------------------
+
+
+def test_call_and_caller_identity_from_the_kernel(served: ServerThread) -> None:
+    with ControlClient(served.path) as client:
+        assert client.call("ping") == "pong"
+        assert client.call("echo", {"a": [1, "é"]}) == {"a": [1, "é"]}
+        me = client.call("whoami")
+    assert me == {"uid": os.getuid(), "pid": os.getpid(), "user": me["user"], "role": int(Role.SUPERVISOR)}  # type: ignore[index]
+
+
+def test_socket_file_mode_and_group(sock_path: Path, toy: ToyDispatcher) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    with ServerThread(toy, sock_path, socket_group=group):
+        st = os.stat(sock_path)
+        assert stat.S_ISSOCK(st.st_mode)
+        assert stat.S_IMODE(st.st_mode) == 0o660
+        assert st.st_gid == os.getgid()
+    assert not sock_path.exists()
+
+
+def test_unknown_socket_group_is_refused(sock_path: Path, toy: ToyDispatcher) -> None:
+    server = ControlServer(toy, socket_path=sock_path, socket_group="no-such-group-printd")
+    with pytest.raises(ControlSocketError, match="groupadd no-such-group-printd"):
+        asyncio.run(server.start())
+    assert not sock_path.exists()
+
+
+def test_stale_socket_is_replaced(sock_path: Path, toy: ToyDispatcher) -> None:
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(sock_path))
+    stale.close()  # the file stays, nobody listens: a crashed daemon's leftover
+    with ServerThread(toy, sock_path) as served, ControlClient(served.path) as client:
+        assert client.call("ping") == "pong"
+
+
+def test_live_socket_is_not_clobbered(served: ServerThread, toy: ToyDispatcher) -> None:
+    second = ControlServer(toy, socket_path=served.path)
+    with pytest.raises(ControlSocketError, match="already listening"):
+        asyncio.run(second.start())
+    with ControlClient(served.path) as client:
+        assert client.call("ping") == "pong"
+
+
+def test_a_regular_file_is_not_clobbered(sock_path: Path, toy: ToyDispatcher) -> None:
+    sock_path.write_text("keep me")
+    with pytest.raises(ControlSocketError, match="not a socket"):
+        asyncio.run(ControlServer(toy, socket_path=sock_path).start())
+    assert sock_path.read_text() == "keep me"
+
+
+def test_missing_directory_is_explained(tmp_path: Path, toy: ToyDispatcher) -> None:
+    with pytest.raises(ControlSocketError, match="does not exist"):
+        asyncio.run(ControlServer(toy, socket_path=tmp_path / "nope" / "s.sock").start())
+
+
+def test_inherited_listening_socket_is_served_and_left_in_place(sock_path: Path, toy: ToyDispatcher) -> None:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock_path))
+    listener.listen()
+    server = ControlServer(toy, sock=listener)
+
+    async def scenario() -> object:
+        await server.start()
+        reader, writer = await asyncio.open_unix_connection(str(sock_path))
+        writer.write(request(1, "ping"))
+        reply = msgspec.json.decode(await reader.readline())
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return reply
+
+    assert asyncio.run(scenario()) == {"jsonrpc": "2.0", "id": 1, "result": "pong"}
+    assert sock_path.exists()  # systemd owns it
+
+
+def test_exactly_one_socket_source(sock_path: Path, toy: ToyDispatcher) -> None:
+    with pytest.raises(ValueError):
+        ControlServer(toy)
+    with pytest.raises(ValueError, match="unknown role"):
+        ControlServer(toy, {"boss": ["wheel"]}, socket_path=sock_path)
+
+
+# ---- many clients, order, errors -------------------------------------------------------------------
+
+
+def test_many_concurrent_clients(served: ServerThread) -> None:
+    def worker(n: int) -> list[object]:
+        with ControlClient(served.path) as client:
+            return [client.call("echo", {"n": n, "i": i}) for i in range(40)]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(worker, range(32)))
+    for n, replies in enumerate(results):
+        assert replies == [{"n": n, "i": i} for i in range(40)]
+
+
+def test_a_slow_request_does_not_block_other_clients(served: ServerThread) -> None:
+    slow = raw(served.path)
+    slow.sendall(request(1, "sleep", seconds=1.0))
+    started = time.monotonic()
+    with ControlClient(served.path) as client:
+        assert client.call("ping") == "pong"
+    assert time.monotonic() - started < 0.8
+    assert read_replies(slow, 1)[0]["id"] == 1
+    slow.close()
+
+
+def test_pipelined_requests_are_answered_in_order(served: ServerThread) -> None:
+    with raw(served.path) as s:
+        s.sendall(request(1, "sleep", seconds=0.2, tag="a") + request("2", "ping") + request(3, "echo", x=1))
+        replies = read_replies(s, 3)
+    assert [(r["id"], r["result"]) for r in replies] == [(1, "a"), ("2", "pong"), (3, {"x": 1})]
+
+
+def test_notifications_get_no_reply(served: ServerThread, toy: ToyDispatcher) -> None:
+    with raw(served.path) as s:
+        s.sendall(b'{"jsonrpc":"2.0","method":"ping"}\n{"jsonrpc":"2.0","method":"nope"}\n' + request(5, "ping"))
+        assert read_replies(s, 1) == [{"jsonrpc": "2.0", "id": 5, "result": "pong"}]
+    assert toy.calls == ["ping", "ping"]
+
+
+def test_error_replies(served: ServerThread) -> None:
+    with ControlClient(served.path) as client:
+        with pytest.raises(PrintdError) as missing:
+            client.call("missing", {"job": "A-1"})
+        assert (missing.value.code, missing.value.details) == ("job.not_found", {"job": "A-1"})
+        with pytest.raises(PrintdError) as unknown:
+            client.call("jobs.frobnicate")
+        assert unknown.value.code == "method.not_found"
+        assert client.call("ping") == "pong"
+
+
+def test_unexpected_exceptions_are_internal_and_not_logged_with_data(sock_path: Path, toy: ToyDispatcher) -> None:
+    logger = get_logger("printd.control")
+    with (
+        structlog.testing.capture_logs() as logs,
+        ServerThread(toy, sock_path, logger=logger) as served,
+        ControlClient(served.path) as client,
+    ):
+        with pytest.raises(PrintdError) as boom:
+            client.call("boom", {"holder": SECRET})
+        with pytest.raises(PrintdError) as weird:
+            client.call("unencodable")
+        assert client.call("ping") == "pong"
+    assert boom.value.code == weird.value.code == "internal"
+    assert SECRET not in boom.value.message
+    events = [e["event"] for e in logs]
+    assert "control.internal_error" in events and "control.unencodable_result" in events
+    assert SECRET not in repr(logs) and "Budi" not in repr(logs)
+
+
+def test_protocol_errors_keep_the_connection(served: ServerThread) -> None:
+    with raw(served.path) as s:
+        s.sendall(b"{oops\n\xff\xfe\n[]\n" + request(1, "ping"))
+        replies = read_replies(s, 4)
+    assert [r["error"]["data"]["code"] for r in replies[:3]] == [
+        "request.parse_error",
+        "request.parse_error",
+        "request.invalid",
+    ]
+    assert replies[0]["error"]["code"] == -32700 and replies[2]["error"]["code"] == -32600
+    assert replies[3] == {"jsonrpc": "2.0", "id": 1, "result": "pong"}
+
+
+def test_oversize_request_is_answered_then_closed(sock_path: Path, toy: ToyDispatcher) -> None:
+    with ServerThread(toy, sock_path, max_message_bytes=4096) as served:
+        s = raw(served.path)
+        s.sendall(request(1, "ping"))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            s.sendall(b"x" * 200_000)
+        replies = read_replies(s, 3)
+        assert replies[0]["result"] == "pong"
+        assert replies[1]["error"]["data"] == {"code": "request.too_large", "limit_bytes": 4096}
+        assert len(replies) == 2  # then end of stream
+        s.close()
+        with ControlClient(served.path) as client:
+            with pytest.raises(PrintdError) as big:
+                client.call("echo", {"blob": "y" * 10_000})
+            assert big.value.code == "request.too_large"
+
+
+def test_misbehaving_clients_do_not_hurt_the_server(sock_path: Path, toy: ToyDispatcher) -> None:
+    with ServerThread(toy, sock_path, idle_timeout=0.3) as served:
+        # Hangs up with a request in flight.
+        gone = raw(served.path)
+        gone.sendall(request(1, "sleep", seconds=0.1))
+        gone.close()
+        # Sends half a line and stalls: dropped after the idle timeout.
+        stalled = raw(served.path)
+        stalled.sendall(b'{"jsonrpc":"2.0",')
+        # Floods requests and never reads: its own problem.
+        flood = raw(served.path)
+        flood.setblocking(False)
+        try:
+            for _ in range(2000):
+                flood.send(request(1, "echo", pad="z" * 1000))
+        except BlockingIOError:
+            pass
+        with ControlClient(served.path) as client:
+            assert client.call("ping") == "pong"
+        assert stalled.recv(100) == b""  # closed by the server
+        stalled.close()
+        flood.close()
+        with ControlClient(served.path) as client:
+            assert client.call("ping") == "pong"
+
+
+def test_half_closed_client_gets_its_answers(served: ServerThread) -> None:
+    with raw(served.path) as s:
+        s.sendall(request(1, "ping") + b'{"jsonrpc":"2.0","id":2,"method":"ping"}')  # no final newline
+        s.shutdown(socket.SHUT_WR)
+        assert [r["id"] for r in read_replies(s, 2)] == [1, 2]
+
+
+# ---- roles -----------------------------------------------------------------------------------------
+
+
+def served_as(toy: ToyDispatcher, path: Path, role: Role | None) -> ServerThread:
+    def resolver(_: PeerCredentials) -> Role | None:
+        return role
+
+    return ServerThread(toy, path, role_resolver=resolver)
+
+
+def test_forbidden_names_the_granting_group(sock_path: Path, toy: ToyDispatcher) -> None:
+    with served_as(toy, sock_path, Role.VIEWER) as served, ControlClient(served.path) as client:
+        assert client.call("ping") == "pong"
+        with pytest.raises(PrintdError) as denied:
+            client.call("submit", {"ref": "A-1"})
+    assert denied.value.code == "auth.forbidden"
+    assert denied.value.details["groups"] == ["printd", "printd-admin"]
+    assert denied.value.details["required_role"] == "operator"
+    assert "'printd'" in denied.value.message
+    assert toy.calls == ["ping"]
+
+
+def test_no_role_may_do_nothing(sock_path: Path, toy: ToyDispatcher) -> None:
+    with served_as(toy, sock_path, None) as served, ControlClient(served.path) as client:
+        with pytest.raises(PrintdError) as denied:
+            client.call("ping")
+        with pytest.raises(PrintdError) as unknown:
+            client.call("nope")
+    assert (denied.value.code, denied.value.details["role"]) == ("auth.forbidden", None)
+    assert unknown.value.code == "method.not_found"
+    assert toy.calls == []
+
+
+def test_a_broken_role_lookup_grants_nothing(sock_path: Path, toy: ToyDispatcher) -> None:
+    def resolver(_: PeerCredentials) -> Role | None:
+        raise OSError("directory service down")
+
+    with (
+        ServerThread(toy, sock_path, role_resolver=resolver) as served,
+        ControlClient(served.path) as client,
+        pytest.raises(PrintdError) as denied,
+    ):
+        client.call("ping")
+    assert denied.value.code == "auth.forbidden"
+
+
+def connect_as_nobody(path: Path, uid: int, gid: int) -> str:
+    """Connect from a forked child that became another user; what it saw, as text."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only system calls from here, then _exit
+        status = 0
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            try:
+                s.connect(str(path))
+            except PermissionError:
+                os.write(write_end, b"EACCES")
+            else:
+                s.sendall(request(1, "ping"))
+                os.write(write_end, s.recv(65536))
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        seen = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    return seen.decode().strip()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
+@pytest.mark.parametrize("group_can_connect", [False, True])
+def test_a_real_other_user(toy: ToyDispatcher, group_can_connect: bool) -> None:
+    nobody = 65534
+    options: dict[str, Any] = {"socket_group": nobody} if group_can_connect else {}
+    with tempfile.TemporaryDirectory(prefix="printd-") as public:
+        os.chmod(public, 0o755)  # pytest's own tmp_path is private to root
+        path = Path(public) / "s.sock"
+        with ServerThread(toy, path, **options):
+            seen = connect_as_nobody(path, nobody, nobody)
+    if not group_can_connect:
+        assert seen == "EACCES"  # mode 0660 in root's group: the kernel keeps nobody out
+    else:
+        reply = msgspec.json.decode(seen)
+        assert reply["error"]["data"]["code"] == "auth.forbidden"  # connected, but in no printd group
+    assert toy.calls == []
+
+
+# ---- shutdown --------------------------------------------------------------------------------------
+
+
+def test_clean_shutdown(sock_path: Path, toy: ToyDispatcher) -> None:
+    server = ServerThread(toy, sock_path).__enter__()
+    idle = raw(sock_path)
+    busy = raw(sock_path)
+    busy.sendall(request(7, "sleep", seconds=0.3, tag="done"))
+    time.sleep(0.1)
+    server.stop()
+    assert not sock_path.exists()
+    assert idle.recv(10) == b""
+    assert read_replies(busy, 1) == [{"jsonrpc": "2.0", "id": 7, "result": "done"}]
+    assert busy.recv(10) == b""
+    with pytest.raises(DaemonUnreachableError, match="no socket there"):
+        ControlClient(sock_path).call("ping")
+
+
+def test_shutdown_leaves_a_replacement_socket_alone(sock_path: Path, toy: ToyDispatcher) -> None:
+    server = ServerThread(toy, sock_path).__enter__()
+    os.unlink(sock_path)
+    newer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    newer.bind(str(sock_path))
+    server.stop()
+    assert sock_path.exists()
+    newer.close()

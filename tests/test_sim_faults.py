@@ -1,0 +1,126 @@
+"""Fault-script parser: every clause, every malformed clause, and the seeded random spoils."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.sim.faults import (
+    Clause,
+    FaultKind,
+    FaultScript,
+    FaultScriptError,
+    Trigger,
+    parse_clause,
+    spoil_draw,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 7: jam while printing", Clause(Trigger.CARD, 7, FaultKind.JAM)),
+        ("card 7: jam", Clause(Trigger.CARD, 7, FaultKind.JAM)),
+        ("card 12: encode fails", Clause(Trigger.CARD, 12, FaultKind.ENCODE_FAILS)),
+        ("card 3: cover opens", Clause(Trigger.CARD, 3, FaultKind.COVER_OPENS)),
+        ("card 4: print fails", Clause(Trigger.CARD, 4, FaultKind.PRINT_FAILS)),
+        ("card 4: head error", Clause(Trigger.CARD, 4, FaultKind.PRINT_FAILS)),
+        ("card 5: head temperature", Clause(Trigger.CARD, 5, FaultKind.HEAD_TEMPERATURE)),
+        ("card 6: ribbon ends", Clause(Trigger.CARD, 6, FaultKind.RIBBON_ENDS)),
+        ("card 8: garbled reply", Clause(Trigger.CARD, 8, FaultKind.GARBLED_REPLY)),
+        ("card 9: no reply", Clause(Trigger.CARD, 9, FaultKind.NO_REPLY)),
+        ("after 40: feeder empty", Clause(Trigger.AFTER, 40, FaultKind.FEEDER_EMPTY)),
+        ("after 0: cover opens", Clause(Trigger.AFTER, 0, FaultKind.COVER_OPENS)),
+        ("after 10: reject box full", Clause(Trigger.AFTER, 10, FaultKind.REJECT_BOX_FULL)),
+        ("after 10: ribbon ends", Clause(Trigger.AFTER, 10, FaultKind.RIBBON_ENDS)),
+        ("  CARD 7 :  Jam   While Printing ", Clause(Trigger.CARD, 7, FaultKind.JAM)),
+    ],
+)
+def test_every_clause(text: str, expected: Clause) -> None:
+    assert parse_clause(text) == expected
+
+
+def test_canonical_text_round_trips() -> None:
+    for kind in FaultKind:
+        trigger = Trigger.AFTER if kind in (FaultKind.FEEDER_EMPTY, FaultKind.REJECT_BOX_FULL) else Trigger.CARD
+        clause = Clause(trigger, 3, kind)
+        assert parse_clause(str(clause)) == clause
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("jam on card 7", "fault clause 'jam on card 7': expected 'card N: <fault>' or 'after N: <fault>'"),
+        ("card 7 jam", "fault clause 'card 7 jam': expected 'card N: <fault>' or 'after N: <fault>'"),
+        ("before 3: cover opens", "fault clause 'before 3: cover opens': 'before' is not 'card' or 'after'"),
+        ("card seven: jam", "fault clause 'card seven: jam': 'seven' is not a whole number"),
+        ("card -2: jam", "fault clause 'card -2: jam': '-2' is not a whole number"),
+        ("card 0: jam", "fault clause 'card 0: jam': cards are counted from 1"),
+        ("card 3: explodes", "fault clause 'card 3: explodes': unknown fault 'explodes'; known faults: "),
+        ("card 3:", "fault clause 'card 3:': unknown fault ''"),
+        ("card 3: feeder empty", "fault clause 'card 3: feeder empty': 'feeder empty' goes with 'after N:'"),
+        ("after 3: encode fails", "fault clause 'after 3: encode fails': 'encode fails' goes with 'card N:'"),
+        ("after 3: jam", "fault clause 'after 3: jam': 'jam while printing' goes with 'card N:'"),
+    ],
+)
+def test_malformed_clause_is_named(text: str, message: str) -> None:
+    with pytest.raises(FaultScriptError) as caught:
+        parse_clause(text)
+    assert str(caught.value).startswith(message)
+
+
+def test_script_error_names_the_bad_clause_among_good_ones() -> None:
+    with pytest.raises(FaultScriptError, match="'card x: jam'"):
+        FaultScript.parse("card 1: jam; card x: jam; after 4: feeder empty")
+
+
+def test_clauses_separated_by_semicolons_newlines_or_a_list() -> None:
+    expected = (
+        Clause(Trigger.CARD, 7, FaultKind.JAM),
+        Clause(Trigger.CARD, 12, FaultKind.ENCODE_FAILS),
+        Clause(Trigger.AFTER, 40, FaultKind.FEEDER_EMPTY),
+    )
+    text = "card 7: jam while printing; card 12: encode fails; after 40: feeder empty;"
+    assert FaultScript.parse(text).clauses == expected
+    assert FaultScript.parse(text.replace(";", "\n")).clauses == expected
+    listed = ["card 7: jam while printing", "card 12: encode fails; after 40: feeder empty"]
+    assert FaultScript.parse(listed).clauses == expected
+    assert FaultScript.parse(None).clauses == ()
+    assert FaultScript.parse("").clauses == ()
+    assert FaultScript.parse([]).clauses == ()
+
+
+def test_card_faults_and_before_feed() -> None:
+    script = FaultScript.parse("card 3: cover opens; card 3: jam; after 5: feeder empty; card 9: encode fails")
+    assert script.card_faults(3) == {FaultKind.JAM}
+    assert script.card_faults(9) == {FaultKind.ENCODE_FAILS}
+    assert script.card_faults(4) == frozenset()
+    assert [str(c) for c in script.before_feed(2, [])] == []
+    assert [str(c) for c in script.before_feed(3, [])] == ["card 3: cover opens"]
+    assert [str(c) for c in script.before_feed(3, ["card 3: cover opens"])] == []
+    assert [str(c) for c in script.before_feed(6, ["card 3: cover opens"])] == ["after 5: feeder empty"]
+
+
+def test_spoil_rate_is_checked() -> None:
+    with pytest.raises(FaultScriptError, match=r"spoil_rate 1\.5"):
+        FaultScript.parse(spoil_rate=1.5)
+    with pytest.raises(FaultScriptError, match=r"spoil_rate -0\.1"):
+        FaultScript(spoil_rate=-0.1)
+
+
+def test_random_spoils_are_a_pure_function_of_seed_and_card() -> None:
+    first = FaultScript.parse(spoil_rate=0.1, seed=42)
+    again = FaultScript.parse(spoil_rate=0.1, seed=42)
+    other = FaultScript.parse(spoil_rate=0.1, seed=43)
+    spoiled = [n for n in range(1, 2001) if first.random_spoil(n)]
+    assert spoiled == [n for n in range(1, 2001) if again.random_spoil(n)]
+    assert spoiled != [n for n in range(1, 2001) if other.random_spoil(n)]
+    assert 150 <= len(spoiled) <= 250  # about 10 %
+    assert all(FaultKind.PRINT_FAILS in first.card_faults(n) for n in spoiled)
+    # Asking out of order, or again, changes nothing: no hidden generator state.
+    assert [n for n in reversed(range(1, 2001)) if first.random_spoil(n)] == spoiled[::-1]
+    assert spoil_draw(42, 7) == spoil_draw(42, 7)
+
+
+def test_no_random_spoils_at_rate_zero_and_all_at_one() -> None:
+    assert not any(FaultScript.parse(spoil_rate=0.0).random_spoil(n) for n in range(1, 500))
+    assert all(FaultScript.parse(spoil_rate=1.0).random_spoil(n) for n in range(1, 500))
