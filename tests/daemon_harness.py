@@ -1,0 +1,137 @@
+"""Test helper: a real printd daemon in a subprocess, its config, its socket, and the sims' physical truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers.sim import sim_serial
+from drivers.sim.cards import PhysicalTruth
+from drivers.sim.model import PrinterModel
+from drivers.sim.state import StateFile
+from printd.control.client import ControlClient
+from printd.store import SqliteStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toml_value(value: object) -> str:
+    return json.dumps(value)  # JSON strings, numbers, booleans and lists are valid TOML values
+
+
+@dataclass
+class SimSpec:
+    name: str
+    cards: int = 5000
+    seconds_per_card: float = 0.0
+    spoil_rate: float = 0.0
+    seed: int = 0
+    faults: list[str] = field(default_factory=list)
+    ribbon: str = "kb"
+    encoder: bool = True
+
+
+@dataclass
+class DaemonProcess:
+    directory: Path
+    printers: list[SimSpec]
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.directory / "printd.log"
+
+    @property
+    def socket(self) -> str:
+        return str(self.directory / "printd.sock")
+
+    @property
+    def database(self) -> Path:
+        return self.directory / "printd.db"
+
+    def state_file(self, name: str) -> Path:
+        return self.directory / f"sim-{name}.json"
+
+    def write_config(self, extra_station: dict[str, Any] | None = None) -> Path:
+        station = {
+            "name": "test-station",
+            "database": str(self.database),
+            "socket": self.socket,
+            "spool": str(self.directory / "spool"),
+            "low_stock_threshold": 100,
+            "spool_poll_seconds": 0.2,
+        } | (extra_station or {})
+        lines = ["[station]"] + [f"{k} = {toml_value(v)}" for k, v in station.items()]
+        for spec in self.printers:
+            lines += [
+                "[[printer]]",
+                f"name = {toml_value(spec.name)}",
+                'type = "sim"',
+                f"cards = {spec.cards}",
+                f"seconds_per_card = {spec.seconds_per_card}",
+                f"spoil_rate = {spec.spoil_rate}",
+                f"seed = {spec.seed}",
+                f"faults = {toml_value(spec.faults)}",
+                f"ribbon = {toml_value(spec.ribbon)}",
+                f"encoder = {toml_value(spec.encoder)}",
+                f"state_file = {toml_value(str(self.state_file(spec.name)))}",
+            ]
+        path = self.directory / "printd.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self, extra_station: dict[str, Any] | None = None) -> None:
+        config = self.write_config(extra_station)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "printd.daemon", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.socket):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"printd did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def client(self) -> ControlClient:
+        return ControlClient(self.socket, timeout=60)
+
+    def stop(self, timeout: float = 60) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def physical_truth(self, name: str) -> tuple[PhysicalTruth, PrinterModel]:
+        model = PrinterModel(sim_serial(name))
+        StateFile(self.state_file(name)).load(model)
+        return model.physical_truth(), model
+
+    def open_store(self) -> SqliteStore:
+        return SqliteStore(self.database, station="test-station")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)

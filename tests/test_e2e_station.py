@@ -1,0 +1,187 @@
+"""End to end through the socket: a real daemon process, two simulated printers, 1,000 cards, every blank
+accounted for against the simulators' physical truth."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_ledger_consistent, card_png
+from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
+
+JOBS = {"backlog": 600, "normal": 300, "walk_in": 100}
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    d = DaemonProcess(
+        tmp_path,
+        [
+            SimSpec("p1", spoil_rate=0.02, seed=11, faults=["after 300: feeder empty"]),
+            SimSpec("p2", spoil_rate=0.02, seed=12),
+        ],
+    )
+    d.start()
+    yield d
+    d.kill()
+
+
+def test_thousand_cards_two_printers_every_blank_accounted(daemon: DaemonProcess, tmp_path: Path) -> None:
+    face = tmp_path / "face.png"
+    face.write_bytes(card_png("E2E"))
+    client = daemon.client()
+    client.call("stock.receive", {"count": 6000, "ref": "DO-E2E-1"})
+    for name in ("p1", "p2"):  # staff pause the printers while the day's work is loaded
+        client.call("printers.pause", {"printer": name})
+    submitted = 0
+    for priority, count in JOBS.items():  # backlog first: walk-ins arrive last and must print first
+        jobs = [{"ref": f"{priority}-{n}", "priority": priority, "front": str(face)} for n in range(count)]
+        for start in range(0, count, 250):
+            reply = client.call("jobs.submit_batch", {"jobs": jobs[start : start + 250]})
+            assert isinstance(reply, dict) and not reply["rejected"]
+            submitted += len(reply["accepted"])
+    assert submitted == 1000
+    for name in ("p1", "p2"):
+        client.call("printers.resume", {"printer": name})
+
+    def status() -> dict:  # type: ignore[type-arg]
+        result = client.call("status", {})
+        assert isinstance(result, dict)
+        return result
+
+    # p1's feeder sensor reports empty after 300 cards: the printer pauses with the reason visible
+    wait_for(
+        lambda: any(p["paused"] and "media-empty" in (p["pause_reason"] or "") for p in status()["printers"]),
+        240,
+        "p1 to pause on feeder empty",
+    )
+    paused = next(p for p in status()["printers"] if p["paused"])
+    assert paused["name"] == "p1"
+    assert "media-empty-error" in paused["reasons"]
+    client.call("printers.resume", {"printer": "p1"})  # the operator reseated the feeder
+    wait_for(lambda: status()["queue"]["done"] == 1000, 400, "all 1,000 jobs done", interval=0.5)
+
+    final = status()
+    assert final["queue"]["done"] == 1000 and final["queue"]["in_doubt"] == 0 and final["queue"]["failed"] == 0
+    stock = client.call("stock.summary", {})
+    spoiled = client.call("spoiled.list", {})
+    assert isinstance(stock, dict) and isinstance(spoiled, list)
+    client.close()
+    assert daemon.stop() == 0
+
+    truths = {name: daemon.physical_truth(name) for name in ("p1", "p2")}
+    in_hopper = sum(t.in_hopper for t, _ in truths.values())
+    in_reject = sum(t.in_reject_box for t, _ in truths.values())
+    assert all(t.balanced and t.in_printer == 0 for t, _ in truths.values())
+    assert stock["issued"] == 1000 == in_hopper
+    assert stock["spoiled"] == in_reject == len(spoiled)
+    assert stock["spoiled"] > 0  # the 2 % seeded spoil rate did spoil cards
+    assert stock["on_hand"] == 6000 - stock["issued"] - stock["spoiled"]
+    assert stock["in_doubt"] == 0
+    assert stock["printers"]["p1"]["issued"] + stock["printers"]["p2"]["issued"] == 1000
+    reject_uids = {c.chip_uid for _, model in truths.values() for c in model.reject_box}
+    assert {s["chip_uid"] for s in spoiled} == reject_uids
+    assert all(s["category"] in ("print_failed", "encode_failed") and s["ref"] for s in spoiled)
+
+    store = daemon.open_store()
+    assert_ledger_consistent(store)
+    store.close()
+
+    # walk-ins, queued behind 900 other jobs, were all claimed before any backlog job
+    db = sqlite3.connect(daemon.database)
+    first_claims = db.execute(
+        "SELECT j.priority, min(e.id) FROM job_events e JOIN jobs j ON j.id = e.job_id"
+        " WHERE e.event = 'claim' GROUP BY j.id"
+    ).fetchall()
+    last_walk_in = max(at for prio, at in first_claims if prio == 0)
+    first_backlog = min(at for prio, at in first_claims if prio == 2)
+    assert last_walk_in < first_backlog
+
+
+def _snapshot(db: Path) -> tuple[object, ...]:
+    conn = sqlite3.connect(db)
+    try:
+        return (
+            conn.execute("SELECT count(*), coalesce(max(id), 0) FROM ledger").fetchone(),
+            conn.execute("SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state").fetchall(),
+            conn.execute("SELECT count(*) FROM job_events").fetchone(),
+        )
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def slow_daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    d = DaemonProcess(tmp_path, [SimSpec("slow", seconds_per_card=30.0)])
+    d.start()
+    yield d
+    d.kill()
+
+
+def test_bad_requests_get_clear_errors_and_change_nothing(slow_daemon: DaemonProcess, tmp_path: Path) -> None:
+    import socket as sk
+
+    from printd.errors import PrintdError
+
+    client = slow_daemon.client()
+    client.call("stock.receive", {"count": 10, "ref": "DO-1"})
+    png = card_png("BAD")
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    client.call("jobs.submit", {"job": {"ref": "printing-now", "front": uri}})
+    wait_for(lambda: client.call("jobs.get", {"job": "printing-now"})["state"] == "printing", 30, "a card printing")  # type: ignore[index]
+    client.call("jobs.submit", {"job": {"ref": "queued-1", "front": uri}})
+    bad_file = tmp_path / "garbage.png"
+    bad_file.write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+
+    calls: list[tuple[str, dict[str, object], str]] = [
+        ("no.such.method", {}, "method.not_found"),
+        ("jobs.get", {"jobz": 1}, "params.invalid"),
+        ("stock.receive", {"count": "ten", "ref": "DO-2"}, "params.invalid"),
+        ("stock.receive", {"count": 0, "ref": "DO-2"}, "stock.invalid_count"),
+        ("stock.receive", {"count": -5, "ref": "DO-2"}, "stock.invalid_count"),
+        ("jobs.submit", {"job": {"ref": "m1", "front": str(tmp_path / "missing.png")}}, "job.image_missing"),
+        ("jobs.submit", {"job": {"ref": "m2", "front": str(bad_file)}}, "job.image_unreadable"),
+        (
+            "jobs.submit",
+            {
+                "job": {
+                    "ref": "queued-1",
+                    "front": "data:image/png;base64," + base64.b64encode(card_png("OTHER")).decode(),
+                }
+            },
+            "job.ref_conflict",
+        ),
+        ("jobs.cancel", {"job": "printing-now"}, "job.state_conflict"),
+        ("jobs.cancel", {"job": "no-such-job"}, "job.not_found"),
+        ("printers.resume", {"printer": "nope"}, "printer.not_found"),
+        ("spoiled.list", {"since": "yesterday"}, "params.invalid"),
+    ]
+    before = _snapshot(slow_daemon.database)
+    for method, params, code in calls:
+        with pytest.raises(PrintdError) as info:
+            client.call(method, params)
+        assert info.value.code == code, (method, params, info.value)
+        assert info.value.message and info.value.message[0].isalpha()
+    # raw protocol abuse on a fresh connection: malformed JSON and an oversize message
+    with sk.socket(sk.AF_UNIX, sk.SOCK_STREAM) as raw:
+        raw.connect(slow_daemon.socket)
+        raw.sendall(b'{"jsonrpc": "2.0", "id": 1, "method": \n')
+        reply = raw.recv(65536)
+        assert b'"code":-32700' in reply.replace(b" ", b"")
+    with sk.socket(sk.AF_UNIX, sk.SOCK_STREAM) as raw:
+        raw.connect(slow_daemon.socket)
+        # the daemon answers and hangs up as soon as the line passes the limit
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            raw.sendall(b'{"jsonrpc":"2.0","id":2,"method":"status","params":{"x":"' + b"a" * (2 << 20) + b'"}}\n')
+        data = b""
+        while chunk := raw.recv(65536):
+            data += chunk
+        assert b"request.too_large" in data
+    assert _snapshot(slow_daemon.database) == before
+    assert client.call("jobs.get", {"job": "printing-now"})["state"] == "printing"  # type: ignore[index]
+    client.close()
