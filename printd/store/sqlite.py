@@ -15,7 +15,7 @@ from drivers.base import CardResult, Counters, Outcome, SpoilCategory
 from printd.errors import PrintdError
 from printd.jobs import ENDED, JobEvent, JobState, Priority, next_state, spoil_event
 from printd.ledger import Balance, LedgerEntry, LedgerKind, Resolution
-from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult
+from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult, iso
 from printd.store.schema import migrate
 
 _JOB_COLUMNS = "id, ref, priority, state, attempts, printer, created_at, updated_at"
@@ -137,7 +137,7 @@ class SqliteStore:
             ).fetchall()
         return [
             {
-                "at": r[0],
+                "at": iso(r[0]),
                 "event": r[1],
                 "from": r[2],
                 "to": r[3],
