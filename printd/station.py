@@ -92,6 +92,8 @@ class PrinterWorker:
         self._thread.start()
 
     def join(self, timeout: float | None) -> bool:
+        if self._thread.ident is None:  # never started
+            return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
 

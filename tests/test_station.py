@@ -1,0 +1,169 @@
+"""The station's workers over a scripted driver: pauses, resume, offline, unprintable jobs, start-up settlement,
+stock alerts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from drivers.base import (
+    COVER_OPEN,
+    Card,
+    CardResult,
+    Counters,
+    DriverError,
+    MajorState,
+    Outcome,
+    PrinterInfo,
+    PrinterOfflineError,
+    PrinterStatus,
+    Reason,
+)
+from printd.jobs import JobState
+from printd.printers import BuiltPrinter
+from printd.station import Station
+from printd.store import SqliteStore
+from tests.conftest import new_job
+from tests.daemon_harness import wait_for
+
+
+class ScriptedDriver:
+    """A driver whose outcomes and conditions a test sets; counts fed blanks like a printer would."""
+
+    def __init__(self) -> None:
+        self.fed = 0
+        self.reasons: frozenset[Reason] = frozenset()
+        self.outcomes: list[CardResult | Exception] = []
+        self.cleared = threading.Event()
+        self.offline = False
+
+    def open(self) -> PrinterInfo:
+        if self.offline:
+            raise PrinterOfflineError("not found on USB")
+        return PrinterInfo("Scripted", "S1", "1.0")
+
+    def close(self) -> None:
+        pass
+
+    def status(self) -> PrinterStatus:
+        if self.offline:
+            raise PrinterOfflineError("link lost")
+        state = MajorState.ERROR if self.reasons else MajorState.READY
+        return PrinterStatus(state, self.reasons, Counters(self.fed))
+
+    def print_card(self, card: Card) -> CardResult:
+        outcome = self.outcomes.pop(0) if self.outcomes else CardResult(Outcome.PRINTED, chip_uid="04AB")
+        if isinstance(outcome, Exception):
+            raise outcome
+        if outcome.outcome is not Outcome.NOT_FED:
+            self.fed += 1
+        return outcome
+
+    def clear_errors(self) -> None:
+        self.reasons = frozenset()
+        self.cleared.set()
+
+
+@pytest.fixture
+def driver() -> ScriptedDriver:
+    return ScriptedDriver()
+
+
+@pytest.fixture
+def station(store: SqliteStore, driver: ScriptedDriver) -> Iterator[Station]:
+    s = Station(store, [BuiltPrinter("p1", driver)], low_stock_threshold=5)
+    yield s
+    assert s.stop(10)
+
+
+def test_prints_and_pauses_on_a_printer_condition(
+    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    driver.outcomes = [CardResult(Outcome.NOT_FED, detail="cover open", reason=COVER_OPEN)]
+    store.submit(new_job("A", png), "t")
+    station.start()
+    view = station.worker("p1").view
+    wait_for(lambda: view.paused, 10, "the pause")
+    assert view.pause_reason == "cover-open-error"
+    assert store.get_job("A").state is JobState.QUEUED and store.balance().on_hand == 10
+    assert store.printer_pauses() == {"p1": "cover-open-error"}  # survives a restart
+    station.resume("p1")
+    assert driver.cleared.wait(10)
+    wait_for(lambda: store.get_job("A").state is JobState.DONE, 10, "the job to print")
+    assert store.balance().issued == 1
+
+
+def test_a_printer_reporting_an_error_is_paused_before_claiming(
+    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    driver.reasons = frozenset({COVER_OPEN})
+    store.submit(new_job("A", png), "t")
+    station.start()
+    wait_for(lambda: station.worker("p1").view.paused, 10, "the pause")
+    assert store.get_job("A").state is JobState.QUEUED and store.open_attempts() == []
+
+
+def test_offline_printer_shows_offline_and_keeps_the_queue(
+    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    driver.offline = True
+    store.submit(new_job("A", png), "t")
+    station.start()
+    view = station.worker("p1").view
+    wait_for(lambda: view.detail != "", 10, "the offline state")
+    assert view.state == "offline" and "not found on USB" in view.detail
+    assert store.get_job("A").state is JobState.QUEUED
+
+
+def test_driver_refusing_content_fails_the_job_without_a_blank(
+    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    driver.outcomes = [DriverError("the card image cannot be decoded")]
+    store.submit(new_job("A", png), "t")
+    station.start()
+    wait_for(lambda: store.get_job("A").state is JobState.FAILED, 10, "the job to fail")
+    assert store.balance().on_hand == 10 and store.balance().spoiled == 0
+
+
+def test_driver_crashing_mid_card_puts_the_job_in_doubt(
+    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    driver.outcomes = [RuntimeError("bug")]
+    store.submit(new_job("A", png), "t")
+    station.start()
+    wait_for(lambda: store.get_job("A").state is JobState.IN_DOUBT, 10, "in doubt")
+    assert store.balance().in_doubt == 1
+    assert any(a["event"] == "stock.in_doubt" for a in station.alerts())
+
+
+def test_start_up_settles_interrupted_attempts_from_the_counter(
+    store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    store.submit(new_job("A", png), "t")
+    store.submit(new_job("B", png), "t")
+    store.claim_next("p1", Counters(0))  # A: the daemon died before feeding
+    driver.fed = 0
+    station = Station(store, [BuiltPrinter("p1", driver)])
+    station.start()
+    wait_for(
+        lambda: store.get_job("A").state is JobState.DONE and store.get_job("B").state is JobState.DONE, 10, "both jobs"
+    )
+    assert station.stop(10)
+    history = [h["event"] for h in store.job_history(store.get_job("A").id)]
+    assert history[:4] == ["submit", "claim", "not_fed", "claim"]
+
+
+def test_stock_alerts(station: Station, store: SqliteStore, png: bytes) -> None:
+    assert [a["event"] for a in station.alerts()] == ["stock.low"]
+    store.submit(new_job("A", png), "t")
+    assert [a["event"] for a in station.alerts()] == ["stock.low", "stock.exhausted"]
+    store.receive_stock(50, "DO", "t")
+    assert station.alerts() == []
