@@ -27,7 +27,6 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 JOB_STATES = ("queued", "printing", "held", "in_doubt", "done", "failed", "canceled")
 SPOIL_CATEGORIES = ("print_failed", "encode_failed", "damaged", "data_changed", "test_print")
-RESOLUTIONS = ("printed", "spoiled", "not_fed")
 BATCH_SIZE = 500
 # Room left in each batch request for the envelope around the jobs.
 BATCH_BYTES = DEFAULT_MAX_MESSAGE_BYTES - 4096
@@ -158,8 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     resolve = add("resolve", "Settle an in-doubt job from what the card actually became.")
     resolve.add_argument("job", metavar="JOB", help="job id or client reference")
-    resolve.add_argument("--as", dest="resolution", required=True, choices=RESOLUTIONS, help="the card's fate")
-    resolve.add_argument("--category", choices=SPOIL_CATEGORIES, help="spoil category, with --as spoiled")
+    fate = resolve.add_mutually_exclusive_group(required=True)
+    fate.add_argument(
+        "--printed",
+        dest="resolution",
+        action="store_const",
+        const="printed",
+        help="the card is in the output hopper and good",
+    )
+    fate.add_argument(
+        "--spoiled",
+        dest="category",
+        choices=SPOIL_CATEGORIES,
+        metavar="CATEGORY",
+        help=f"the card is spoiled: {', '.join(SPOIL_CATEGORIES)}",
+    )
+    fate.add_argument(
+        "--not-fed", dest="resolution", action="store_const", const="not_fed", help="no blank left the feeder"
+    )
     resolve.add_argument("--note", default="", metavar="TEXT", help="what was checked")
     return parser
 
@@ -278,11 +293,7 @@ def read_batch(path: str) -> tuple[list[BatchLine], list[dict[str, object]]]:
             reject(number, None, f"line {number}: a job must be a JSON object")
             continue
         job = absolutize_images(obj, base)
-        try:
-            size = len(_json.encode(job))
-        except (TypeError, ValueError):
-            reject(number, obj.get("ref"), f"line {number}: the job cannot be sent as JSON")
-            continue
+        size = len(_json.encode(job))
         if size > BATCH_BYTES:
             reject(
                 number,
@@ -348,8 +359,8 @@ def _merge_batch_reply(
         raise PrintdError("internal", "printd sent an unexpected reply to jobs.submit_batch; check the daemon version")
     accepted = [{**a, "line": chunk[i].line} for i, a in _indexed_accepts(reply.get("accepted"), chunk)]
     rejected: list[dict[str, object]] = []
-    for r in reply.get("rejected") or []:
-        index = r.get("index") if isinstance(r, dict) else None
+    for r in _rows(reply.get("rejected")):
+        index = r.get("index")
         line = chunk[index].line if isinstance(index, int) and 0 <= index < len(chunk) else None
         rejected.append({"line": line, "ref": r.get("ref"), "error": r.get("error")})
     return accepted, rejected
@@ -565,7 +576,12 @@ COMMANDS: Mapping[str, Command] = {
     ),
     "resolve": _simple(
         "jobs.resolve",
-        lambda a: {"job": a.job, "resolution": a.resolution, "category": a.category, "note": a.note},
+        lambda a: {
+            "job": a.job,
+            "resolution": "spoiled" if a.category else a.resolution,
+            "category": a.category,
+            "note": a.note,
+        },
         render_job,
     ),
 }

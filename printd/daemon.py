@@ -13,7 +13,7 @@ from pathlib import Path
 
 from printd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from printd.control.methods import Dispatcher
-from printd.control.server import ControlServer
+from printd.control.server import ControlServer, ControlSocketError
 from printd.logging import configure, get_logger
 from printd.notify import Notifier
 from printd.printers import BuiltPrinter, build_printer
@@ -130,8 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: ok ({len(config.printer)} printer(s))")
         return 0
     configure(args.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(config))
+    except (ControlSocketError, OSError, RuntimeError) as exc:
+        log.error("printd.start_failed", error=str(exc))
+        print(f"printd: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

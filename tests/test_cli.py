@@ -307,9 +307,19 @@ def test_json_output_is_the_reply(capsys: pytest.CaptureFixture[str], sock: Path
             {"job": "12", "category": "damaged", "detail": "laminate peeled"},
         ),
         (
-            ["resolve", "12", "--as", "spoiled", "--category", "print_failed"],
+            ["resolve", "12", "--spoiled", "print_failed"],
             "jobs.resolve",
             {"job": "12", "resolution": "spoiled", "category": "print_failed", "note": ""},
+        ),
+        (
+            ["resolve", "12", "--not-fed", "--note", "feeder count unchanged"],
+            "jobs.resolve",
+            {"job": "12", "resolution": "not_fed", "category": None, "note": "feeder count unchanged"},
+        ),
+        (
+            ["resolve", "12", "--printed"],
+            "jobs.resolve",
+            {"job": "12", "resolution": "printed", "category": None, "note": ""},
         ),
     ],
 )

@@ -1,16 +1,4 @@
-"""Sans-I/O JSON-RPC 2.0 over newline-delimited JSON: bytes in → requests out, results in → bytes out.
-
-Framing: one UTF-8 JSON object per line, each terminated by ``\\n`` (a trailing ``\\r`` is tolerated, blank
-lines are skipped). A line longer than the message limit is answered with ``request.too_large`` and ends
-the connection; nothing beyond the limit is buffered.
-
-Not supported, each answered with ``request.invalid`` (-32600): batch requests (a JSON array — send one
-request per line instead), positional ``params`` (an array), members other than ``jsonrpc``, ``id``,
-``method`` and ``params``, and ``params`` nested deeper than ``MAX_PARAMS_DEPTH`` levels.
-
-Notifications (requests without ``id``) are served but never answered, as JSON-RPC 2.0 requires; a line that
-is not a valid request is always answered, with ``id`` null when its id cannot be read.
-"""
+"""Sans-I/O JSON-RPC 2.0 over newline-delimited JSON: bytes in → requests out, results in → bytes out."""
 
 from __future__ import annotations
 
@@ -136,7 +124,13 @@ class LineBuffer:
 
 
 class Connection:
-    """The server side of one client connection: bytes in, requests and protocol violations out."""
+    """The server side of one client connection: bytes in, requests and protocol violations out.
+
+    Framing: one UTF-8 JSON object per line, each ended by ``\\n`` (a trailing ``\\r`` is tolerated, blank
+    lines are skipped; at end of input an unterminated last line still counts). A line longer than
+    ``max_message_bytes`` yields a fatal ``request.too_large``: answer it, then close the connection.
+    What counts as a request is ``parse_request``'s business.
+    """
 
     def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self._lines = LineBuffer(max_message_bytes)
@@ -198,7 +192,16 @@ def _deeper_than(value: object, limit: int) -> bool:
 
 
 def parse_request(line: bytes) -> Request | ProtocolViolation:
-    """Read one line (without its terminator) as a JSON-RPC 2.0 request."""
+    """Read one line (without its terminator) as a JSON-RPC 2.0 request.
+
+    Not JSON or not UTF-8: ``request.parse_error`` (-32700). Answered with ``request.invalid`` (-32600):
+    anything but an object; batch requests (a JSON array; unsupported, send one request per line instead);
+    ``jsonrpc`` other than ``"2.0"``; a non-string ``method``; ``params`` other than an object (positional
+    params are unsupported); an ``id`` other than a string, an integer or null; members beyond ``jsonrpc``,
+    ``id``, ``method`` and ``params``; nesting deeper than ``MAX_PARAMS_DEPTH`` levels. The violation carries
+    the request's id when it could be read, so the answer can name it. A request without ``id`` is a
+    notification: it is served but never answered.
+    """
     try:
         obj = _decoder.decode(line)
     except RecursionError:

@@ -41,6 +41,9 @@ from printd.logging import get_logger
 
 SOCKET_MODE = 0o660
 READ_CHUNK = 64 * 1024
+LINGER_SECONDS = 2.0
+LINGER_QUIET_SECONDS = 0.25
+LINGER_BYTES = 64 << 20
 
 
 class Dispatcher(Protocol):
@@ -196,8 +199,31 @@ class ControlServer:
                 client.busy = False
                 if self._closing:
                     return
-            if not data or conn.closed:
+            if conn.closed:
+                await self._linger(reader, writer)
                 return
+            if not data:
+                return
+
+    async def _linger(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Half-close, then swallow what the client is still sending until it pauses (bounded in time and bytes).
+
+        Closing with unread input makes the kernel reset the connection, and the client may then see the
+        reset instead of the answer it was sent.
+        """
+        if writer.can_write_eof():
+            writer.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LINGER_SECONDS
+        swallowed = 0
+        while swallowed < LINGER_BYTES and (left := deadline - loop.time()) > 0:
+            try:
+                chunk = await asyncio.wait_for(reader.read(READ_CHUNK), min(left, LINGER_QUIET_SECONDS))
+            except TimeoutError:
+                return
+            if not chunk:
+                return
+            swallowed += len(chunk)
 
     def _identify(self, creds: PeerCredentials) -> Caller:
         try:

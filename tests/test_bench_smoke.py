@@ -1,0 +1,72 @@
+"""Smoke test of the benchmarks in bench/: they run at tiny sizes, exit 0 and end with their JSON line.
+
+Not a timed test: the figures are not checked, only that the benchmarks work and report what they promise.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(script: str, *args: str, tmp_path: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args, "--dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    last = proc.stdout.strip().splitlines()[-1]
+    payload = json.loads(last)
+    assert isinstance(payload, dict)
+    return payload
+
+
+def test_dispatch_benchmark_runs(tmp_path: Path) -> None:
+    result = run_bench("dispatch.py", "--jobs", "50", "--runs", "1", tmp_path=tmp_path)
+    assert result["benchmark"] == "dispatch"
+    assert result["jobs"] == 50
+    assert result["verified"] is True
+    assert result["problems"] == []
+    assert result["durability"] == {"journal_mode": "wal", "synchronous": "FULL"}
+    for key in ("cards_per_second", "target_ms", "target_met", "per_run"):
+        assert key in result
+    assert set(result["overhead_ms"]) >= {"p50", "p90", "p99"}
+    assert set(result["split_p50_ms"]) == {"claim", "settle", "other"}
+    assert isinstance(result["cards_per_second"], float) and result["cards_per_second"] > 0
+
+
+def test_intake_benchmark_runs(tmp_path: Path) -> None:
+    result = run_bench("intake.py", "--jobs", "50", "--runs", "1", tmp_path=tmp_path)
+    assert result["benchmark"] == "intake"
+    assert result["verified"] is True
+    rates = result["jobs_per_second"]
+    assert set(rates) == {"single", "batch100", "batch500"}
+    assert all(isinstance(v, float) and v > 0 for v in rates.values())
+    assert set(result["ratio"]) == {"batch100_vs_single", "batch500_vs_single"}
+
+
+@pytest.mark.parametrize("script", ["dispatch.py", "intake.py"])
+def test_json_only_prints_one_line(script: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--jobs", "5", "--runs", "1", "--json", "--dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    json.loads(lines[0])
