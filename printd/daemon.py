@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from printd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from printd.control.methods import Dispatcher
@@ -32,6 +34,7 @@ class Daemon:
     def __init__(self, config: Config, printers: list[BuiltPrinter] | None = None) -> None:
         self.config = config
         station_config = config.station
+        self._lock_file = _lock_database(Path(station_config.database))
         self.store = SqliteStore(
             station_config.database, station=station_config.name, max_attempts=station_config.max_attempts
         )
@@ -55,8 +58,8 @@ class Daemon:
         self.stop_requested = asyncio.Event()
 
     async def run(self, on_ready: Callable[[Daemon], None] | None = None) -> None:
-        self.station.start()
         await self.server.start()
+        self.station.start()
         tasks = [asyncio.create_task(self._purge_loop())]
         if self.spool is not None:
             tasks.append(asyncio.create_task(self._spool_loop()))
@@ -78,6 +81,7 @@ class Daemon:
                 log.error("printd.stop_timeout", detail="a printer did not finish its card in time")
             self.store.close()
             self.notifier.close()
+            self._lock_file.close()
             log.info("printd.stopped")
 
     def request_stop(self) -> None:
@@ -102,6 +106,18 @@ class Daemon:
             except Exception:
                 log.exception("content.purge_failed")
             await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+def _lock_database(database: Path) -> IO[bytes]:
+    """One daemon per database: a second one would drive the same printers and claim the same jobs."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    handle = database.with_name(database.name + ".lock").open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RuntimeError(f"another printd is already using {database}; stop it first") from None
+    return handle
 
 
 async def serve(config: Config) -> None:
