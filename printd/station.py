@@ -264,21 +264,22 @@ class Station:
                 f"no printer named {name!r}; configured: {', '.join(self.workers) or 'none'}",
             ) from None
 
-    def pause(self, name: str, reason: str) -> PrinterView:
+    def pause(self, name: str, reason: str, actor: str = "printd") -> PrinterView:
         worker = self.worker(name)
         if not worker.view.paused or worker.view.pause_reason != reason:
-            self.store.set_printer_paused(name, True, reason)
+            self.store.set_printer_paused(name, True, reason, actor)
             worker.view.paused, worker.view.pause_reason = True, reason
-            log.warning("printer.paused", printer=name, reason=reason)
+            log.warning("printer.paused", printer=name, reason=reason, actor=actor)
         return worker.view
 
-    def resume(self, name: str) -> PrinterView:
+    def resume(self, name: str, actor: str = "printd") -> PrinterView:
+        """An operator fixed the cause: clear the printer's error state and print again."""
         worker = self.worker(name)
-        self.store.set_printer_paused(name, False, None)
+        self.store.set_printer_paused(name, False, None, actor)
         worker.view.paused, worker.view.pause_reason = False, None
         worker.clear_requested = True
         worker.wake.set()
-        log.info("printer.resumed", printer=name)
+        log.info("printer.resumed", printer=name, actor=actor)
         return worker.view
 
     def views(self) -> list[PrinterView]:

@@ -261,8 +261,10 @@ def test_purge_removes_content_of_ended_jobs_only(store: SqliteStore, png: bytes
     assert store.get_job("A").state is JobState.DONE
 
 
-def test_pauses_persist(store: SqliteStore) -> None:
+def test_pauses_persist_with_their_actor(store: SqliteStore) -> None:
     store.set_printer_paused("p1", True, "cover-open-error")
     assert store.printer_pauses() == {"p1": "cover-open-error"}
-    store.set_printer_paused("p1", False, None)
+    store.set_printer_paused("p1", False, None, "operator-ana")
     assert store.printer_pauses() == {}
+    events = [(e["event"], e["reason"], e["actor"]) for e in store.printer_events("p1")]
+    assert events == [("paused", "cover-open-error", "printd"), ("resumed", None, "operator-ana")]

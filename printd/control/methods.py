@@ -239,10 +239,10 @@ class Dispatcher:
         return {"event_id": event_id, "on_hand": self.store.balance().on_hand}
 
     def printers_pause(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
-        return self.station.pause(params.printer, f"paused by {caller.user}").as_dict()
+        return self.station.pause(params.printer, f"paused by {caller.user}", caller.user).as_dict()
 
-    def printers_resume(self, params: PrinterParams, _: Caller) -> dict[str, object]:
-        return self.station.resume(params.printer).as_dict()
+    def printers_resume(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
+        return self.station.resume(params.printer, caller.user).as_dict()
 
 
 def _category(value: str, method: str) -> SpoilCategory:

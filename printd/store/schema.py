@@ -87,6 +87,14 @@ MIGRATIONS: list[str] = [
         pause_reason TEXT,
         updated_at REAL NOT NULL
     );
+    CREATE TABLE printer_events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        printer TEXT NOT NULL,
+        event TEXT NOT NULL,
+        reason TEXT,
+        actor TEXT NOT NULL
+    );
     """,
 ]
 

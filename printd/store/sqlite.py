@@ -407,14 +407,26 @@ class SqliteStore:
 
     # ---- printers -----------------------------------------------------------------------------------
 
-    def set_printer_paused(self, name: str, paused: bool, reason: str | None) -> None:
+    def set_printer_paused(self, name: str, paused: bool, reason: str | None, actor: str = "printd") -> None:
+        now = time.time()
         with self._write() as db:
             db.execute(
                 "INSERT INTO printers (name, paused, pause_reason, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, pause_reason = excluded.pause_reason,"
                 " updated_at = excluded.updated_at",
-                (name, int(paused), reason, time.time()),
+                (name, int(paused), reason, now),
             )
+            db.execute(
+                "INSERT INTO printer_events (at, printer, event, reason, actor) VALUES (?, ?, ?, ?, ?)",
+                (now, name, "paused" if paused else "resumed", reason, actor),
+            )
+
+    def printer_events(self, name: str) -> list[dict[str, object]]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT at, event, reason, actor FROM printer_events WHERE printer = ? ORDER BY id", (name,)
+            ).fetchall()
+        return [{"at": iso(at), "event": event, "reason": reason, "actor": actor} for at, event, reason, actor in rows]
 
     def printer_pauses(self) -> dict[str, str | None]:
         with self._read() as db:
