@@ -8,6 +8,8 @@ from typing import Annotated
 
 import msgspec
 
+from printd.validation import explain
+
 DEFAULT_CONFIG_PATH = Path("/etc/printd/printd.toml")
 
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
@@ -82,7 +84,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     try:
         config = msgspec.convert(raw, Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {_explain(str(exc))}") from exc
+        raise ConfigError(f"{source}: {explain(exc)}") from exc
     names = [p.name for p in config.printer]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -98,13 +100,3 @@ def load_config(path: Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the configuration ({exc})") from exc
     return parse_config(text, str(path))
-
-
-def _explain(message: str) -> str:
-    """Turn msgspec's '... - at `$.printer[0].cards`' into 'printer[0].cards: ...'."""
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        return message
-    key = where.rstrip("`").removeprefix("$").lstrip(".") or "(top level)"
-    text = text.replace("Object contains unknown field", "unknown key")
-    return f"key {key}: {text}"

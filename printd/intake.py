@@ -19,11 +19,15 @@ from PIL import Image, UnidentifiedImageError
 from printd.errors import PrintdError
 from printd.jobs import Priority
 from printd.store.records import JobContent, NewJob
+from printd.validation import explain
 
 MAX_IMAGE_BYTES = 8 << 20
 MAX_IMAGE_PIXELS = 4096 * 4096
 
 Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
+
+
+_HINTS = {"ref": "must be 1-128 letters, digits or _ . : / - (starting with a letter or digit)"}
 
 
 class JobFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -40,7 +44,7 @@ def parse_job(obj: object, *, base_dir: Path | None = None) -> NewJob:
     try:
         job = msgspec.convert(obj, JobFile)
     except msgspec.ValidationError as exc:
-        raise PrintdError("job.invalid", f"job: {_field_error(str(exc))}") from exc
+        raise PrintdError("job.invalid", f"job: {explain(exc, whole='the job', hints=_HINTS)}") from exc
     try:
         priority = Priority.from_label(job.priority)
     except KeyError:
@@ -116,14 +120,3 @@ def _decode_data_uri(uri: str, field: str, ref: str) -> bytes:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise PrintdError("job.image_unreadable", f"job {ref}: {field} data: URI is not valid base64") from None
-
-
-def _field_error(message: str) -> str:
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        return message
-    key = where.rstrip("`").removeprefix("$").lstrip(".") or "the job"
-    # msgspec quotes offending values in some messages; never echo job content back.
-    if "Expected `str` matching regex" in text:
-        text = "must be 1-128 letters, digits or _ . : / - (starting with a letter or digit)"
-    return f"{key}: {text}"

@@ -18,6 +18,7 @@ from printd.jobs import JobEvent, JobState
 from printd.ledger import Resolution
 from printd.station import Station
 from printd.store import JobRecord, SqliteStore
+from printd.validation import explain
 
 MAX_BATCH = 5000
 
@@ -119,7 +120,7 @@ class Dispatcher:
         try:
             parsed = msgspec.convert(params, entry.params)
         except msgspec.ValidationError as exc:
-            raise invalid_params(f"{method}: {_param_error(str(exc))}") from exc
+            raise invalid_params(f"{method}: {explain(exc, whole='params')}") from exc
         return await asyncio.to_thread(entry.handler, parsed, caller)
 
     # ---- views --------------------------------------------------------------------------------------
@@ -258,11 +259,3 @@ def _iso(epoch: object) -> str:
     from printd.store.records import iso
 
     return iso(float(epoch))  # type: ignore[arg-type]
-
-
-def _param_error(message: str) -> str:
-    text, sep, where = message.rpartition(" - at `")
-    if not sep:
-        return message
-    key = where.rstrip("`").removeprefix("$").lstrip(".") or "params"
-    return f"{key}: {text}"
