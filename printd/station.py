@@ -86,6 +86,7 @@ class PrinterWorker:
         self.clear_requested = False
         self._opened = False
         self._settled = False
+        self._pending: tuple[Claim, CardResult] | None = None
         self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
 
     def start(self) -> None:
@@ -106,40 +107,58 @@ class PrinterWorker:
             except Exception as exc:  # a bug must not kill the printer's thread; it shows in status
                 log.exception("printer.loop_error", printer=self.name, error=type(exc).__name__)
                 self.view.detail = f"internal error: {type(exc).__name__}; see the log"
+                self._flush_pending()
                 self._sleep(self.RETRY_SECONDS)
+        self._flush_pending()
         self._close()
 
     def _step(self) -> None:
         if not self._opened and not self._open():
+            self._flush_pending()
             self._sleep(self.RETRY_SECONDS)
             return
         if self.clear_requested:
+            self._flush_pending()
             self.clear_requested = False
             self._driver_call(self.printer.driver.clear_errors)
         status = self._status()
         if status is None:
+            self._flush_pending()
             self._sleep(self.RETRY_SECONDS)
             return
         if not self._settled:
+            self._flush_pending()
             self._settle_interrupted(status.counters)
-        if self.view.paused:
+        if self.view.paused or self.station.stopping.is_set():
+            self._flush_pending()
             self._sleep(1.0)
             return
         if not status.can_print:
+            self._flush_pending()
             self.station.pause(self.name, ", ".join(sorted(str(r) for r in status.errors)) or status.state.value)
             return
-        claim = self.store.claim_next(self.name, status.counters)
+        claim = self._claim(status.counters)
         if claim is None:
             self._sleep(1.0)
             return
         self._print(claim)
+
+    def _claim(self, counters: Counters) -> Claim | None:
+        """Claim the next card; a good card still to be booked is settled in the same transaction."""
+        if self._pending is None:
+            return self.store.claim_next(self.name, counters)
+        done, result = self._pending
+        job, claim = self.store.settle_and_claim(done.attempt, result, counters)
+        self._pending = None
+        self.station.card_done(self.name, job, result)
+        return claim
 
     def _print(self, claim: Claim) -> None:
         self.view.current_job = claim.job.id
         self.view.state = MajorState.BUSY.value
         content = claim.content
         card = Card(front=content.front, back=content.back, chip_payload=content.chip)
-        log.info("job.printing", job=claim.job.id, printer=self.name, attempt=claim.attempt.number)
+        log.debug("job.printing", job=claim.job.id, printer=self.name, attempt=claim.attempt.number)
         unprintable = False
         try:
             result = self.printer.driver.print_card(card)
@@ -152,11 +171,23 @@ class PrinterWorker:
         except Exception as exc:  # the contract says drivers return outcomes; if one raises, never guess
             log.exception("printer.driver_raised", printer=self.name, job=claim.job.id)
             result = CardResult(Outcome.UNKNOWN, detail=f"the driver failed mid-card ({type(exc).__name__})")
-        job = self._settle(claim, result, unprintable)
         self.view.current_job = None
+        if result.outcome is Outcome.PRINTED:
+            # booked together with the next claim, after the printer's status is read (one commit a card)
+            self._pending = (claim, result)
+            return
+        job = self._settle(claim, result, unprintable)
         self.station.card_done(self.name, job, result)
         if result.reason is not None and result.outcome in (Outcome.NOT_FED, Outcome.UNKNOWN):
             self.station.pause(self.name, str(result.reason))
+
+    def _flush_pending(self) -> None:
+        """Book a good card on its own when no next card follows at once."""
+        if self._pending is not None:
+            claim, result = self._pending
+            job = self._settle(claim, result)
+            self._pending = None
+            self.station.card_done(self.name, job, result)
 
     def _settle(self, claim: Claim, result: CardResult, unprintable: bool = False) -> JobRecord:
         delay = 0.1
@@ -167,7 +198,8 @@ class PrinterWorker:
                 raise
             except Exception as exc:  # storage trouble: the outcome is kept in memory and retried
                 log.error("store.settle_failed", printer=self.name, job=claim.job.id, error=str(exc))
-                time.sleep(delay)
+                if self.station.stopping.wait(delay) and delay >= 5.0:
+                    raise
                 delay = min(delay * 2, 5.0)
 
     def _settle_interrupted(self, counters: Counters) -> None:

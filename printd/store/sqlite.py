@@ -176,29 +176,8 @@ class SqliteStore:
 
     def claim_next(self, printer: str, counters: Counters | None) -> Claim | None:
         """Take the next job and commit its attempt, with the printer's counters, before any feed."""
-        now = time.time()
         with self._write() as db:
-            if self._available_blanks(db) <= 0:
-                return None
-            row = db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY priority, id LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return None
-            job = self._move(db, _job(row), JobEvent.CLAIM, "printd", printer, "")
-            number = job.attempts + 1
-            cur = db.execute(
-                "INSERT INTO attempts (job_id, printer, number, started_at, cards_fed_before) VALUES (?, ?, ?, ?, ?)",
-                (job.id, printer, number, now, None if counters is None else counters.cards_fed),
-            )
-            before = None if counters is None else counters.cards_fed
-            attempt = Attempt(int(cur.lastrowid or 0), job.id, printer, number, before, now)
-            content_row = db.execute(
-                "SELECT front, back, chip, holder FROM job_content WHERE job_id = ?", (job.id,)
-            ).fetchone()
-        if content_row is None:
-            raise PrintdError("job.content_missing", f"job {job.id} has no card content left to print")
-        return Claim(job, attempt, JobContent(*content_row))
+            return self._claim(db, printer, counters)
 
     def settle_attempt(
         self, attempt: Attempt, result: CardResult, actor: str = "printd", *, unprintable: bool = False
@@ -209,38 +188,76 @@ class SqliteStore:
         """
         if unprintable and result.outcome is not Outcome.NOT_FED:
             raise ValueError("only a NOT_FED outcome can mark a job unprintable")
-        now = time.time()
         with self._write() as db:
-            job = self._find_job(db, attempt.job_id)
-            self._close_attempt(db, attempt, result.outcome.value, result, now)
-            kinds = {Outcome.PRINTED: LedgerKind.ISSUED, Outcome.SPOILED: LedgerKind.SPOILED}
-            kind = kinds.get(result.outcome, LedgerKind.IN_DOUBT)
-            if result.outcome is not Outcome.NOT_FED:
-                category = result.category or SpoilCategory.PRINT_FAILED
-                self._book(
-                    db,
-                    LedgerEntry(kind),
-                    actor=actor,
-                    printer=attempt.printer,
-                    job_id=job.id,
-                    attempt_id=attempt.id,
-                    chip_uid=result.chip_uid,
-                    category=category.value if kind is LedgerKind.SPOILED else None,
-                    detail="" if kind is LedgerKind.ISSUED else result.detail,
-                )
-            events = {
-                Outcome.PRINTED: JobEvent.PRINTED,
-                Outcome.NOT_FED: JobEvent.NOT_FED,
-                Outcome.UNKNOWN: JobEvent.UNKNOWN,
-            }
-            event = events.get(result.outcome) or spoil_event(job.attempts + 1, self.max_attempts)
-            if unprintable:
-                event = JobEvent.UNPRINTABLE
-            consumed = result.outcome is not Outcome.NOT_FED
-            if consumed:
-                db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE id = ?", (job.id,))
-                job = self._find_job(db, job.id)
-            return self._move(db, job, event, actor, attempt.printer, result.detail)
+            return self._settle(db, attempt, result, actor, unprintable)
+
+    def settle_and_claim(
+        self, attempt: Attempt, result: CardResult, counters: Counters | None
+    ) -> tuple[JobRecord, Claim | None]:
+        """Settle one card and claim the printer's next in one transaction: one commit (one fsync) per card.
+
+        The write-ahead rule still holds: the next attempt, with the counters read after this card, is
+        committed before the next blank can be fed.
+        """
+        with self._write() as db:
+            job = self._settle(db, attempt, result, "printd", False)
+            return job, self._claim(db, attempt.printer, counters)
+
+    def _claim(self, db: sqlite3.Connection, printer: str, counters: Counters | None) -> Claim | None:
+        if self._available_blanks(db) <= 0:
+            return None
+        row = db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY priority, id LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        job = self._move(db, _job(row), JobEvent.CLAIM, "printd", printer, "")
+        content_row = db.execute(
+            "SELECT front, back, chip, holder FROM job_content WHERE job_id = ?", (job.id,)
+        ).fetchone()
+        if content_row is None:
+            raise PrintdError("job.content_missing", f"job {job.id} has no card content left to print")
+        now = time.time()
+        before = None if counters is None else counters.cards_fed
+        cur = db.execute(
+            "INSERT INTO attempts (job_id, printer, number, started_at, cards_fed_before) VALUES (?, ?, ?, ?, ?)",
+            (job.id, printer, job.attempts + 1, now, before),
+        )
+        attempt = Attempt(int(cur.lastrowid or 0), job.id, printer, job.attempts + 1, before, now)
+        return Claim(job, attempt, JobContent(*content_row))
+
+    def _settle(
+        self, db: sqlite3.Connection, attempt: Attempt, result: CardResult, actor: str, unprintable: bool
+    ) -> JobRecord:
+        job = self._find_job(db, attempt.job_id)
+        self._close_attempt(db, attempt, result.outcome.value, result, time.time())
+        kinds = {Outcome.PRINTED: LedgerKind.ISSUED, Outcome.SPOILED: LedgerKind.SPOILED}
+        kind = kinds.get(result.outcome, LedgerKind.IN_DOUBT)
+        if result.outcome is not Outcome.NOT_FED:
+            category = result.category or SpoilCategory.PRINT_FAILED
+            self._book(
+                db,
+                LedgerEntry(kind),
+                actor=actor,
+                printer=attempt.printer,
+                job_id=job.id,
+                attempt_id=attempt.id,
+                chip_uid=result.chip_uid,
+                category=category.value if kind is LedgerKind.SPOILED else None,
+                detail="" if kind is LedgerKind.ISSUED else result.detail,
+            )
+        events = {
+            Outcome.PRINTED: JobEvent.PRINTED,
+            Outcome.NOT_FED: JobEvent.NOT_FED,
+            Outcome.UNKNOWN: JobEvent.UNKNOWN,
+        }
+        event = events.get(result.outcome) or spoil_event(job.attempts + 1, self.max_attempts)
+        if unprintable:
+            event = JobEvent.UNPRINTABLE
+        if result.outcome is not Outcome.NOT_FED:
+            db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE id = ?", (job.id,))
+            job = self._find_job(db, job.id)
+        return self._move(db, job, event, actor, attempt.printer, result.detail)
 
     def open_attempts(self, printer: str | None = None) -> list[Attempt]:
         with self._read() as db:
