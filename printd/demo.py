@@ -117,10 +117,11 @@ def show_summary(client: ControlClient, console: Console) -> None:
     spoiled = client.call("spoiled.list", {})
     assert isinstance(spoiled, list)
     spoils = Table(title="Spoiled blanks (for the daily invalid-card record)")
-    for column in ("at", "printer", "job", "category", "chip_uid", "detail"):
-        spoils.add_column(column)
+    for column in ("time (UTC)", "printer", "ref", "category", "chip UID"):
+        spoils.add_column(column, no_wrap=True)
     for row in spoiled:
-        spoils.add_row(*(str(row[c]) for c in ("at", "printer", "job", "category", "chip_uid", "detail")))
+        at = str(row["at"])[11:19]
+        spoils.add_row(at, str(row["printer"]), str(row["ref"]), str(row["category"]), str(row["chip_uid"]))
     console.print(spoils)
 
 

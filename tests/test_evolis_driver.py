@@ -491,7 +491,7 @@ def test_spoiled_on_garbled_reply_before_eject() -> None:
     result = make(printer).print_card(Card(front=FRONT))
     assert result.outcome is Outcome.SPOILED
     assert result.category is SpoilCategory.PRINT_FAILED
-    assert "unexpected reply" in result.detail
+    assert "answered '??' to a panel download (Db)" in result.detail
 
 
 def test_spoiled_when_eject_refused() -> None:

@@ -79,6 +79,18 @@ class _StepFailedError(Exception):
         self.reply = reply
 
 
+_STEP_NAMES = {
+    "Pr": "the ribbon setting",
+    "Ss": "the start of the card",
+    "Sr": "the front side",
+    "Sv": "the back side",
+    "Db": "a panel download",
+    "Sic": "the move to the chip station",
+    "Se": "the eject",
+    "Ser": "the move to the reject box",
+}
+
+
 class EvolisDriver:
     """An Evolis printer (Primacy, Zenius, KC200...) over a byte transport. Not thread-safe: one caller.
 
@@ -321,8 +333,9 @@ class _CardRun:
     # --- outcomes ---
 
     def _settle_failure(self, failure: _StepFailedError) -> CardResult:
-        what = "refused" if failure.reply.is_error else "gave an unexpected reply to"
-        detail = f"the printer {what} {failure.command}"
+        step = _STEP_NAMES.get(failure.command, failure.command)
+        answer = failure.reply.text[:60].encode("ascii", "replace").decode()
+        detail = f"the printer answered {answer!r} to {step} ({failure.command})"
         if not self.may_be_fed:
             return self._with_after(Outcome.NOT_FED, detail)
         if failure.command == "Se" and not failure.reply.is_error:
