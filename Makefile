@@ -43,6 +43,7 @@ test: setup lint typecheck
 bench: setup
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/panels.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .pytest_cache .ruff_cache

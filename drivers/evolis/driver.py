@@ -18,8 +18,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import structlog
@@ -64,10 +66,49 @@ def ribbon_panels(ribbon: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 @dataclass(frozen=True)
-class _Panel:
+class Panel:
+    """One panel of one side, as sent with ``Db``."""
+
     panel: str
     levels: int
     data: bytes
+
+
+_render_pool: ThreadPoolExecutor | None = None
+_render_pool_lock = threading.Lock()
+
+
+def render_card(card: Card, ribbon: str, colour_levels: int = 32) -> tuple[list[Panel], list[Panel] | None]:
+    """The panels of both sides of ``card``. The back renders in a helper thread while this one renders the
+    front: Pillow and numpy release the GIL for the heavy work, so a two-sided card takes about one side's time
+    on a machine with two cores. Raises panels.ImageError."""
+    global _render_pool  # noqa: PLW0603 - one small pool shared by every printer's driver
+    front_names, back_names = ribbon_panels(ribbon)
+    back_future: Future[list[Panel]] | None = None
+    if card.back is not None:
+        with _render_pool_lock:
+            if _render_pool is None:
+                _render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="panels")
+        back_future = _render_pool.submit(render_side, card.back, back_names, colour_levels)
+    front = render_side(card.front, front_names, colour_levels)
+    return front, None if back_future is None else back_future.result()
+
+
+def render_side(face: bytes, names: Sequence[str], colour_levels: int = 32) -> list[Panel]:
+    """The panels ``names`` (e.g. y, m, c, k, o) of one card face, ready to send. Raises panels.ImageError."""
+    image = panels.to_panel(panels.card_image(face))
+    colour = any(name in protocol.COLOUR_PANELS for name in names)
+    dyes = panels.ymc_panels(image, colour_levels) if colour else {}
+    threshold = panels.COLOUR_BLACK_THRESHOLD if colour else panels.BLACK_THRESHOLD
+    result: list[Panel] = []
+    for name in names:
+        if name in dyes:
+            result.append(Panel(name, colour_levels, dyes[name]))
+        elif name == "k":
+            result.append(Panel("k", 2, panels.k_panel(image, threshold)))
+        else:
+            result.append(Panel("o", 2, panels.o_panel()))
+    return result
 
 
 class _StepFailedError(Exception):
@@ -163,28 +204,12 @@ class EvolisDriver:
         """Print (and encode) one card. Raises DriverError only before anything is sent, when a face cannot
         be read; every other outcome is a CardResult (see the top of this module)."""
         try:
-            front = self._side(card.front, self._front)
-            back = self._side(card.back, self._back) if card.back is not None else None
+            front, back = render_card(card, self.ribbon, self.colour_levels)
         except panels.ImageError as exc:
             raise DriverError(str(exc)) from None
         return _CardRun(self, front, back, card.chip_payload).run()
 
     # --------------------------------------------------------------------------------------- internals
-
-    def _side(self, face: bytes, names: Sequence[str]) -> list[_Panel]:
-        image = panels.card_image(face)
-        colour = any(name in protocol.COLOUR_PANELS for name in names)
-        result: list[_Panel] = []
-        dyes = panels.ymc_panels(image, self.colour_levels) if colour else {}
-        threshold = panels.COLOUR_BLACK_THRESHOLD if colour else panels.BLACK_THRESHOLD
-        for name in names:
-            if name in dyes:
-                result.append(_Panel(name, self.colour_levels, dyes[name]))
-            elif name == "k":
-                result.append(_Panel("k", 2, panels.k_panel(image, threshold)))
-            else:
-                result.append(_Panel("o", 2, panels.o_panel()))
-        return result
 
     def _value(self, cmd: Command) -> str:
         reply = self._link.exchange(cmd)
@@ -243,7 +268,7 @@ class _CardRun:
     """One card through the printer; the fields say how far it got."""
 
     def __init__(
-        self, driver: EvolisDriver, front: list[_Panel], back: list[_Panel] | None, payload: bytes | None
+        self, driver: EvolisDriver, front: list[Panel], back: list[Panel] | None, payload: bytes | None
     ) -> None:
         self.d = driver
         self.front = front
@@ -314,7 +339,7 @@ class _CardRun:
         log.info("evolis.spurious_error_reply", command=cmd.name)
         return True
 
-    def _panels(self, side: list[_Panel]) -> None:
+    def _panels(self, side: list[Panel]) -> None:
         for panel in side:
             self._step(protocol.download_panel(panel.panel, panel.levels, panel.data), motion=True)
 

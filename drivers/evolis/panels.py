@@ -48,9 +48,8 @@ def card_image(png_bytes: bytes) -> Image.Image:
     panel orientation and is turned to landscape first.
     """
     try:
-        with Image.open(io.BytesIO(png_bytes)) as source:
-            source.load()
-            image = source.copy()
+        image = Image.open(io.BytesIO(png_bytes))
+        image.load()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"card image cannot be read ({type(exc).__name__})") from None
     return fit_card(image)
@@ -76,15 +75,19 @@ def fit_card(image: Image.Image) -> Image.Image:
     return card
 
 
-def _panel_rgb(image: Image.Image) -> U8Array:
-    """The card as a (1016, 648, 3) array in panel orientation."""
-    portrait = fit_card(image).transpose(Image.Transpose.ROTATE_270)
-    return np.asarray(portrait, dtype=np.uint8)
+def to_panel(image: Image.Image) -> Image.Image:
+    """The card in panel orientation (648 wide, 1016 high, RGB); an image already so is returned as it is.
+
+    Render a side by calling this once and passing its result to the panel functions below.
+    """
+    if image.size == (PANEL_WIDTH, PANEL_HEIGHT) and image.mode == "RGB":
+        return image
+    return fit_card(image).transpose(Image.Transpose.ROTATE_270)
 
 
 def black_mask(image: Image.Image, threshold: int = BLACK_THRESHOLD) -> BoolArray:
     """Where the K panel prints, in panel orientation: luminance (ITU-R 601) below ``threshold``."""
-    luminance = np.asarray(fit_card(image).convert("L").transpose(Image.Transpose.ROTATE_270))
+    luminance = np.asarray(to_panel(image).convert("L"))
     mask: BoolArray = luminance < threshold
     return mask
 
@@ -115,13 +118,10 @@ def quantise(values: U8Array, levels: int) -> U8Array:
 def dye_levels(image: Image.Image, levels: int) -> dict[str, U8Array]:
     """The Y, M and C dye amounts (0..levels-1) of a card, each (1016, 648) in panel orientation."""
     panel_bits("y", levels)
-    rgb = _panel_rgb(image)
-    ink = 255 - rgb
-    return {
-        "y": quantise(ink[:, :, 2], levels),
-        "m": quantise(ink[:, :, 1], levels),
-        "c": quantise(ink[:, :, 0], levels),
-    }
+    # dye = quantise(255 - channel), applied by Pillow as a lookup table on each band
+    table = quantise(255 - np.arange(256, dtype=np.uint8), levels).tolist()
+    dyes = np.asarray(to_panel(image).point(table * 3), dtype=np.uint8)
+    return {"y": dyes[:, :, 2], "m": dyes[:, :, 1], "c": dyes[:, :, 0]}
 
 
 def pack_levels(values: U8Array, levels: int) -> bytes:
@@ -131,9 +131,18 @@ def pack_levels(values: U8Array, levels: int) -> bytes:
         raise ProtocolError(f"a panel is {PANEL_HEIGHT} x {PANEL_WIDTH}, not {values.shape}")
     if int(values.max(initial=0)) >= levels:
         raise ProtocolError(f"panel values exceed {levels - 1}")
-    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint8)
-    planes = (values.reshape(-1, 1) >> shifts) & 1
-    return np.packbits(planes.astype(np.uint8)).tobytes()
+    # Eight pixels of `bits` bits make exactly `bits` bytes. Work column-wise on the eight pixels of every
+    # group: output byte j takes the part of each pixel whose bits fall in [8j, 8j + 8) of the group.
+    pixels = values.reshape(-1, 8).T.copy()
+    out = np.zeros((bits, pixels.shape[1]), dtype=np.uint8)
+    for j in range(bits):
+        for i in range(8):
+            start, end = i * bits, (i + 1) * bits
+            if end <= 8 * j or start >= 8 * j + 8:
+                continue
+            shift = end - (8 * j + 8)
+            out[j] |= pixels[i] >> shift if shift >= 0 else pixels[i] << -shift  # uint8: high bits drop
+    return out.T.tobytes()
 
 
 def ymc_panels(image: Image.Image, levels: int) -> dict[str, bytes]:
@@ -156,9 +165,12 @@ def decode_colour_panel(data: bytes, levels: int) -> U8Array:
     size = panel_data_size("y", levels)
     if len(data) != size:
         raise ProtocolError(f"a {levels}-level panel is {size} bytes, not {len(data)}")
-    planes = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).reshape(-1, bits)
-    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint8)
-    values: U8Array = (planes @ weights).astype(np.uint8)
+    groups = np.zeros((size // bits, 8), dtype=np.uint8)
+    groups[:, 8 - bits :] = np.frombuffer(data, dtype=np.uint8).reshape(-1, bits)
+    words = groups.view(">u8").reshape(-1, 1)
+    shifts = np.arange(7, -1, -1, dtype=np.uint64) * np.uint64(bits)
+    mask = np.uint64((1 << bits) - 1)
+    values: U8Array = ((words >> shifts) & mask).astype(np.uint8)
     return values.reshape(PANEL_HEIGHT, PANEL_WIDTH)
 
 
