@@ -74,7 +74,8 @@ class PrinterView:
 class PrinterWorker:
     """Drives one printer: every driver call for it happens in this worker's thread."""
 
-    RETRY_SECONDS = 2.0
+    RETRY_FIRST_SECONDS = 1.0
+    RETRY_MAX_SECONDS = 30.0
 
     def __init__(self, station: Station, printer: BuiltPrinter, paused_reason: str | None) -> None:
         self.station = station
@@ -87,6 +88,7 @@ class PrinterWorker:
         self._opened = False
         self._settled = False
         self._pending: tuple[Claim, CardResult] | None = None
+        self._retry = self.RETRY_FIRST_SECONDS
         self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
 
     def start(self) -> None:
@@ -108,14 +110,14 @@ class PrinterWorker:
                 log.exception("printer.loop_error", printer=self.name, error=type(exc).__name__)
                 self.view.detail = f"internal error: {type(exc).__name__}; see the log"
                 self._flush_pending()
-                self._sleep(self.RETRY_SECONDS)
+                self._sleep(self.RETRY_FIRST_SECONDS)
         self._flush_pending()
         self._close()
 
     def _step(self) -> None:
         if not self._opened and not self._open():
             self._flush_pending()
-            self._sleep(self.RETRY_SECONDS)
+            self._back_off()
             return
         if self.clear_requested:
             self._flush_pending()
@@ -124,8 +126,9 @@ class PrinterWorker:
         status = self._status()
         if status is None:
             self._flush_pending()
-            self._sleep(self.RETRY_SECONDS)
+            self._back_off()
             return
+        self._retry = self.RETRY_FIRST_SECONDS
         if not self._settled:
             self._flush_pending()
             self._settle_interrupted(status.counters)
@@ -250,6 +253,11 @@ class PrinterWorker:
             self._opened = False
             with contextlib.suppress(DriverError):
                 self.printer.driver.close()
+
+    def _back_off(self) -> None:
+        """Wait before reconnecting: 1 s, then doubling up to 30 s while the printer stays unreachable."""
+        self._sleep(self._retry)
+        self._retry = min(self._retry * 2, self.RETRY_MAX_SECONDS)
 
     def _sleep(self, seconds: float) -> None:
         self.wake.wait(seconds)

@@ -167,3 +167,17 @@ def test_stock_alerts(station: Station, store: SqliteStore, png: bytes) -> None:
     assert [a["event"] for a in station.alerts()] == ["stock.low", "stock.exhausted"]
     store.receive_stock(50, "DO", "t")
     assert station.alerts() == []
+
+
+def test_reconnects_when_the_printer_comes_back(
+    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    driver.offline = True
+    store.submit(new_job("A", png), "t")
+    station.start()
+    view = station.worker("p1").view
+    wait_for(lambda: view.state == "offline", 10, "the offline state")
+    driver.offline = False  # plugged back in
+    wait_for(lambda: store.get_job("A").state is JobState.DONE, 15, "the job after reconnection")
+    assert view.state != "offline" and store.balance().issued == 1
