@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -64,7 +64,18 @@ class SimPrinterConfig(msgspec.Struct, tag="sim", tag_field="type", forbid_unkno
     encoder: bool = True
 
 
-PrinterConfig = SimPrinterConfig
+class EvolisPrinterConfig(msgspec.Struct, tag="evolis", tag_field="type", forbid_unknown_fields=True, frozen=True):
+    """An Evolis printer (Primacy, Zenius, KC200...) over USB, a serial line or a usblp device file."""
+
+    name: Name
+    transport: str
+    ribbon: str = "ymcko"
+    colour_levels: Literal[32, 64, 128] = 32
+    reply_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 5.0
+    motion_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 60.0
+
+
+PrinterConfig = SimPrinterConfig | EvolisPrinterConfig
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -85,11 +96,31 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         config = msgspec.convert(raw, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {explain(exc)}") from exc
+    for index, printer in enumerate(config.printer):
+        _check_printer(printer, f"{source}: key printer[{index}]")
     names = [p.name for p in config.printer]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{source}: printer names must be unique; {', '.join(duplicates)} is given twice")
     return config
+
+
+def _check_printer(printer: PrinterConfig, where: str) -> None:
+    from drivers.evolis.driver import ribbon_panels
+
+    try:
+        ribbon_panels(printer.ribbon)
+    except ValueError:
+        raise ConfigError(
+            f"{where}.ribbon: unsupported ribbon {printer.ribbon!r}; use ymcko, ymckos, ymckok, kb or ko"
+        ) from None
+    if isinstance(printer, EvolisPrinterConfig):
+        from drivers.transports import open_transport
+
+        try:
+            open_transport(printer.transport)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.transport: {exc}") from None
 
 
 def load_config(path: Path) -> Config:

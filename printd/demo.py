@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from printd.cardart import fake_resident, front_face
-from printd.config import Config, ConfigError, load_config
+from printd.config import Config, ConfigError, SimPrinterConfig, load_config
 from printd.control.client import ControlClient
 from printd.daemon import Daemon
 from printd.logging import configure
@@ -37,6 +37,8 @@ def fresh_start(config: Config) -> None:
     for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         path.unlink(missing_ok=True)
     for printer in config.printer:
+        if not isinstance(printer, SimPrinterConfig):
+            continue  # a real printer's state is its own
         if printer.state_file:
             Path(printer.state_file).unlink(missing_ok=True)
         if printer.save_png_dir:

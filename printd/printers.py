@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.base import Driver
-from printd.config import PrinterConfig, SimPrinterConfig
+from printd.config import EvolisPrinterConfig, PrinterConfig, SimPrinterConfig
 
 
 @dataclass
@@ -34,4 +34,16 @@ def build_printer(config: PrinterConfig) -> BuiltPrinter:
             encoder=config.encoder,
         )
         return BuiltPrinter(config.name, handle.driver(), handle)
+    if isinstance(config, EvolisPrinterConfig):
+        from drivers.evolis.driver import EvolisDriver
+        from drivers.transports import open_transport
+
+        driver = EvolisDriver(
+            open_transport(config.transport),
+            ribbon=config.ribbon,
+            colour_levels=config.colour_levels,
+            reply_timeout=config.reply_timeout,
+            motion_timeout=config.motion_timeout,
+        )
+        return BuiltPrinter(config.name, driver)
     raise ValueError(f"unknown printer type for {config!r}")

@@ -45,3 +45,32 @@ def test_errors_name_the_key(text: str, expected: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_evolis_printers_take_a_transport_url() -> None:
+    from printd.config import EvolisPrinterConfig
+
+    config = parse_config(
+        '[[printer]]\nname = "desk"\ntype = "evolis"\ntransport = "usb://0F49:0001?serial=ABC"\n'
+        '[[printer]]\nname = "van"\ntype = "evolis"\ntransport = "serial:///dev/ttyUSB0?baudrate=115200"\n'
+        'ribbon = "kb"\n'
+        '[[printer]]\nname = "lp"\ntype = "evolis"\ntransport = "usblp:///dev/usb/lp0"\ncolour_levels = 64\n'
+    )
+    assert [type(p) for p in config.printer] == [EvolisPrinterConfig] * 3
+
+
+@pytest.mark.parametrize(
+    ("printer", "expected"),
+    [
+        ('transport = "usb://0F49"', "key printer[0].transport:"),
+        ('transport = "ftp://x"', "key printer[0].transport: unknown transport"),
+        ('transport = "serial:///dev/ttyUSB0?baud=9600"', "key printer[0].transport:"),
+        ('transport = "usb://0F49:0001"\nribbon = "rainbow"', "key printer[0].ribbon: unsupported ribbon"),
+        ('transport = "usb://0F49:0001"\ncolour_levels = 30', "key printer[0].colour_levels"),
+        ("", "missing required field `transport`"),
+    ],
+)
+def test_evolis_printer_errors(printer: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(f'[[printer]]\nname = "p"\ntype = "evolis"\n{printer}\n', "t.toml")
+    assert expected in str(info.value)

@@ -8,6 +8,11 @@
 # printed by whatever moves the card on (``Sv``, ``Sr``, ``Sic``, ``Se``). A fault in a panel answers ERR on
 # that command, and the card stays in the printer until ``Ser`` (or the operator) takes it to the reject box,
 # unless error management was left to the printer (``Pem;0``/``Pem;1``), which then rejects it by itself.
+# With the cover open the printer takes no panel: ``Db`` answers the cover-open error, fed card or not.
+#
+# Serial ACK/NACK mode (``Pcom;<port>;<speed>;<parity>;<data bits>;<stop bits>;ACK/NACK``, or ``ack_nack``):
+# "OK" becomes ACK and an error becomes NACK + code (`NACK_CODE`). The guide does not say what a read command
+# answers in that mode; here it still answers its value, or the host could not read a counter.
 
 from __future__ import annotations
 
@@ -55,6 +60,19 @@ REPLY_PARAMETER = "ERR PARAMETER"
 REPLY_SEQUENCE = "ERR SEQUENCE"
 REPLY_NO_OPTION = "ERR NO OPTION"
 
+# The NACK code of the ACK/NACK serial mode: 1 command, 2 parameter, T time-out or mechanical, C cover open,
+# F feeder, R ribbon (Evolis programming guide, "Definition of the ACK/NACK Protocol").
+NACK_COMMAND = "1"
+NACK_PARAMETER = "2"
+NACK_CODE: dict[Condition, str] = {
+    Condition.COVER_OPEN: "C",
+    Condition.FEEDER_EMPTY: "F",
+    Condition.RIBBON_ENDED: "R",
+    Condition.PRINT_ERROR: "R",
+}
+NACK_MECHANICAL = "T"
+PCOM_SPEEDS = range(2400, 115200 + 1)
+
 SIDES = {"Sr": "front", "Sv": "back"}
 HOST_ERROR_MANAGEMENT = 2
 
@@ -80,9 +98,10 @@ class _Session:
 class SimPrinter:
     """Answers Evolis commands like a printer. One command at a time: ``receive`` holds the model's lock."""
 
-    def __init__(self, model: PrinterModel, *, save_png_dir: Path | None = None) -> None:
+    def __init__(self, model: PrinterModel, *, save_png_dir: Path | None = None, ack_nack: bool = False) -> None:
         self.model = model
         self.save_png_dir = save_png_dir
+        self.ack_nack = ack_nack
         self.ribbon_setting = model.ribbon_type
         self.error_management = 0
         self.last_feed_failed = False
@@ -100,7 +119,7 @@ class SimPrinter:
         with self.model.lock:
             for event in self._decoder.feed(data):
                 if isinstance(event, ProtocolError):
-                    out += protocol.encode_reply(REPLY_MALFORMED)
+                    out += self._reply(REPLY_MALFORMED, NACK_COMMAND)
                 else:
                     out += self.execute(event)
         return bytes(out)
@@ -110,20 +129,36 @@ class SimPrinter:
         with self.model.lock:
             self._sync_session()
             link_fault = self.model.reply_fault() if cmd.name in ("Se", "Ser") else None
+            nack: str | None = None
             try:
                 text = self._dispatch(cmd)
+                if text == REPLY_UNKNOWN:
+                    nack = NACK_COMMAND
             except _RefusedError as refused:
                 text = refused.reply
+                nack = NACK_PARAMETER if text == REPLY_PARAMETER else NACK_COMMAND
             except MechanismError as exc:
                 text = ERROR_REPLY[exc.condition]
+                nack = NACK_CODE.get(exc.condition, NACK_MECHANICAL)
             except SequenceError:
                 text = REPLY_SEQUENCE
-            reply = protocol.encode_reply(text)
+                nack = NACK_COMMAND
+            reply = self._reply(text, nack)
             if link_fault is FaultKind.NO_REPLY:
                 return b""
             if link_fault is FaultKind.GARBLED_REPLY:
-                return bytes(b ^ 0x80 for b in reply[:-1]) + reply[-1:]
+                kept = reply[-1:] if reply.endswith(b"\r") else b""
+                return bytes(b ^ 0x80 for b in reply[: len(reply) - len(kept)]) + kept
             return reply
+
+    def _reply(self, text: str, nack: str | None) -> bytes:
+        """The bytes of a reply: ``text`` + CR, or in ACK/NACK mode ACK for "OK" and NACK + code for an error."""
+        if self.ack_nack:
+            if nack is not None:
+                return bytes((protocol.NACK, ord(nack)))
+            if text == "OK":
+                return bytes((protocol.ACK,))
+        return protocol.encode_reply(text)
 
     # --- commands ---
 
@@ -159,6 +194,8 @@ class SimPrinter:
                 raise _RefusedError(REPLY_PARAMETER)
             self.error_management = int(mode)
             return "OK"
+        if name == "Pcom":
+            return self._serial_port(params)
         if name == "Scs":
             model.clear_errors()
             self.last_feed_failed = False
@@ -182,6 +219,16 @@ class SimPrinter:
         if name == "Ser":
             return self._end(reject=True)
         return REPLY_UNKNOWN
+
+    def _serial_port(self, params: tuple[str, ...]) -> str:
+        """``Pcom``: the serial link's settings; only its protocol (ACK/NACK or not) matters to the simulator.
+        The reply already follows the new protocol."""
+        if len(params) < 5 or params[0] not in ("1", "2") or not params[1].isdigit():
+            raise _RefusedError(REPLY_PARAMETER)
+        if int(params[1]) not in PCOM_SPEEDS or params[2] not in ("N", "O", "E"):
+            raise _RefusedError(REPLY_PARAMETER)
+        self.ack_nack = len(params) > 5 and params[5].upper() == "ACK/NACK"
+        return "OK"
 
     def _counter(self, params: tuple[str, ...]) -> str:
         which = _one(params)
@@ -249,6 +296,8 @@ class SimPrinter:
         if not session.open:
             raise SequenceError("no sequence started")
         panel, levels = cmd.params[0], int(cmd.params[1])
+        if Condition.COVER_OPEN in self.model.conditions():
+            raise MechanismError(Condition.COVER_OPEN, "no panel is printed with the cover open")
         self._flush()
         self._feed_or_keep(contactless=False)
         session.pending = (panel, levels, cmd.data)
