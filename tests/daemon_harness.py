@@ -37,6 +37,7 @@ class SimSpec:
     faults: list[str] = field(default_factory=list)
     ribbon: str = "kb"
     encoder: bool = True
+    transport: str | None = None  # set: a real Evolis driver over this URL (e.g. a simulator served on a pty)
 
 
 @dataclass
@@ -71,6 +72,17 @@ class DaemonProcess:
         } | (extra_station or {})
         lines = ["[station]"] + [f"{k} = {toml_value(v)}" for k, v in station.items()]
         for spec in self.printers:
+            if spec.transport is not None:
+                lines += [
+                    "[[printer]]",
+                    f"name = {toml_value(spec.name)}",
+                    'type = "evolis"',
+                    f"transport = {toml_value(spec.transport)}",
+                    f"ribbon = {toml_value(spec.ribbon)}",
+                    "reply_timeout = 2.0",
+                    "motion_timeout = 10.0",
+                ]
+                continue
             lines += [
                 "[[printer]]",
                 f"name = {toml_value(spec.name)}",
