@@ -99,7 +99,7 @@ def test_a_state_file_that_cannot_be_written_does_not_stop_the_printer(
     model = PrinterModel("SIM0000001", cards=2, seconds_per_card=0)
     StateFile(path).attach(model)
 
-    def disk_full(path: Path, text: str) -> None:
+    def disk_full(path: Path, text: str | bytes, *, durable: bool = True) -> None:
         raise OSError("no space left")
 
     monkeypatch.setattr("drivers.sim.state.write_atomically", disk_full)

@@ -6,10 +6,10 @@ import json
 import os
 import tempfile
 from collections import deque
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 
 from drivers.sim.cards import Blank, CardRecord, card_serial, chip_uid
@@ -34,10 +34,10 @@ def snapshot(model: PrinterModel) -> dict[str, Any]:
             "serial": model.serial,
             "blanks_loaded": model.blanks_loaded,
             "feeder": {"first": first, "count": len(model.feeder)},
-            "card": None if model.card is None else asdict(model.card),
+            "card": None if model.card is None else msgspec.to_builtins(model.card),
             "position": model.position.value,
-            "hopper": [asdict(card) for card in model.hopper],
-            "reject_box": [asdict(card) for card in model.reject_box],
+            "hopper": msgspec.to_builtins(model.hopper),
+            "reject_box": msgspec.to_builtins(model.reject_box),
             "taken_from_hopper": model.taken_from_hopper,
             "taken_from_reject_box": model.taken_from_reject_box,
             "cards_fed": model.cards_fed,
@@ -88,20 +88,25 @@ def restore(model: PrinterModel, data: dict[str, Any]) -> None:
         model.arm_faults()
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write a temporary file beside ``path``, fsync it, rename it over ``path``, fsync the directory."""
+def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> None:
+    """Write a temporary file beside ``path`` and rename it over ``path``: a reader (or a process that
+    crashed mid-write) sees the old file or the new one, never a mix. ``durable`` also fsyncs the file and the
+    directory, so the new state survives a power loss too."""
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode() if isinstance(text, str) else text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -126,7 +131,9 @@ class StateFile:
             raise StateError(f"simulator state file {self.path}: {exc}") from exc
 
     def save(self, model: PrinterModel) -> None:
-        write_atomically(self.path, json.dumps(snapshot(model), indent=1, sort_keys=True) + "\n")
+        # Saved after every physical change: atomic against a crash of any process, not fsynced (a simulator
+        # need not survive a power cut, and fsyncing each change would slow every simulated card).
+        write_atomically(self.path, msgspec.json.encode(snapshot(model)) + b"\n", durable=False)
 
     def attach(self, model: PrinterModel) -> bool:
         """Load the saved state if there is one (True), else save the model's; then save after every change."""
