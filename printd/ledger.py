@@ -47,6 +47,10 @@ class LedgerEntry:
     from_issued: bool = False
 
 
+PRINTER_PLACES = ("issued", "spoiled", "in_doubt")
+"""The places a printer's own blanks are counted in (on hand is the station's, not a printer's)."""
+
+
 class InvariantError(AssertionError):
     pass
 

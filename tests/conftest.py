@@ -41,7 +41,13 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 
 
 def assert_ledger_consistent(store: SqliteStore) -> None:
-    """The invariant, and the cached totals equal to the fold of every event."""
+    """The invariant, and every kept total equal to what the events and jobs themselves say."""
     folded = store.balance_from_ledger()
     folded.check()
     assert store.balance() == folded
+    per_printer = {
+        name: {"issued": b.issued, "spoiled": b.spoiled, "in_doubt": b.in_doubt}
+        for name, b in store.balance_by_printer_from_ledger().items()
+    }
+    assert store.balance_by_printer() == per_printer
+    assert store.queue_counts() == store.queue_counts_from_jobs()

@@ -14,7 +14,7 @@ from printd.errors import PrintdError
 from printd.jobs import JobEvent, JobState, Priority
 from printd.ledger import Resolution
 from printd.store import SqliteStore
-from tests.conftest import new_job
+from tests.conftest import assert_ledger_consistent, new_job
 
 C = Counters
 
@@ -30,7 +30,7 @@ def spoiled(category: SpoilCategory = SpoilCategory.PRINT_FAILED) -> CardResult:
 def test_pragmas_and_permissions(store: SqliteStore) -> None:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
 
 
@@ -268,3 +268,36 @@ def test_pauses_persist_with_their_actor(store: SqliteStore) -> None:
     assert store.printer_pauses() == {}
     events = [(e["event"], e["reason"], e["actor"]) for e in store.printer_events("p1")]
     assert events == [("paused", "cover-open-error", "printd"), ("resumed", None, "operator-ana")]
+
+
+def test_migration_2_backfills_the_kept_totals(tmp_path: Path, png: bytes) -> None:
+    path = tmp_path / "old.db"
+    s = SqliteStore(path)
+    s.receive_stock(10, "DO-1", "t")
+    for ref in "ABC":
+        s.submit(new_job(ref, png), "t")
+    outcomes = [printed(), spoiled(), CardResult(Outcome.UNKNOWN, detail="link lost")]
+    for printer, outcome in zip(["p1", "p2", "p1"], outcomes, strict=True):
+        claim = s.claim_next(printer, C(0))
+        assert claim is not None
+        s.settle_attempt(claim.attempt, outcome)
+    s.close()
+    conn = sqlite3.connect(path)  # the database as version 1 left it
+    conn.executescript("DROP TABLE queue_counts; DROP TABLE printer_totals; PRAGMA user_version = 1;")
+    conn.close()
+    s = SqliteStore(path)
+    assert s.queue_counts() == {
+        "queued": 1,
+        "printing": 0,
+        "held": 0,
+        "in_doubt": 1,
+        "done": 1,
+        "failed": 0,
+        "canceled": 0,
+    }
+    assert s.balance_by_printer() == {
+        "p1": {"issued": 1, "spoiled": 0, "in_doubt": 1},
+        "p2": {"issued": 0, "spoiled": 1, "in_doubt": 0},
+    }
+    assert_ledger_consistent(s)
+    s.close()

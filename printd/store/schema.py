@@ -3,8 +3,36 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-MIGRATIONS: list[str] = [
+
+def _counted_totals(conn: sqlite3.Connection) -> None:
+    """2: jobs counted by state and blanks by printer and place, kept in step with each change, so a status
+    reply costs the same with a million jobs queued as with ten."""
+    from printd.ledger import PRINTER_PLACES, Balance, LedgerEntry, LedgerKind, Resolution
+
+    conn.execute("CREATE TABLE queue_counts (state TEXT PRIMARY KEY, count INTEGER NOT NULL)")
+    conn.execute(
+        "CREATE TABLE printer_totals (printer TEXT NOT NULL, place TEXT NOT NULL, count INTEGER NOT NULL,"
+        " PRIMARY KEY (printer, place))"
+    )
+    conn.execute("INSERT INTO queue_counts (state, count) SELECT state, count(*) FROM jobs GROUP BY state")
+    per: dict[str, Balance] = {}
+    rows = conn.execute(
+        "SELECT printer, kind, count, resolution, from_issued FROM ledger WHERE printer IS NOT NULL ORDER BY id"
+    )
+    for printer, kind, count, resolution, from_issued in rows:
+        entry = LedgerEntry(LedgerKind(kind), count, Resolution(resolution) if resolution else None, bool(from_issued))
+        per.setdefault(printer, Balance()).apply(entry)
+    for printer, balance in per.items():
+        for place, count in balance.as_dict().items():
+            if count and place in PRINTER_PLACES:
+                conn.execute("INSERT INTO printer_totals VALUES (?, ?, ?)", (printer, place, count))
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = [
     # 1: jobs, their content and history, write-ahead attempts, the ledger, stock totals, printer pauses.
     """
     CREATE TABLE jobs (
@@ -96,6 +124,7 @@ MIGRATIONS: list[str] = [
         actor TEXT NOT NULL
     );
     """,
+    _counted_totals,
 ]
 
 
@@ -108,5 +137,30 @@ def migrate(conn: sqlite3.Connection) -> int:
             " upgrade printd or use the database it was made with"
         )
     for number in range(version, len(MIGRATIONS)):
-        conn.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[number] + f"PRAGMA user_version = {number + 1};COMMIT;")
+        step = MIGRATIONS[number]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if isinstance(step, str):
+                for statement in _statements(step):
+                    conn.execute(statement)
+            else:
+                step(conn)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
     return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (a trigger body's inner ';' stays inside its statement)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete statement in a migration: {current.strip()[:60]}")
+    return statements

@@ -14,7 +14,7 @@ from typing import Any
 from drivers.base import CardResult, Counters, Outcome, SpoilCategory
 from printd.errors import PrintdError
 from printd.jobs import ENDED, JobEvent, JobState, Priority, next_state, spoil_event
-from printd.ledger import Balance, LedgerEntry, LedgerKind, Resolution
+from printd.ledger import PRINTER_PLACES, Balance, LedgerEntry, LedgerKind, Resolution
 from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult, iso
 from printd.store.schema import migrate
 
@@ -105,6 +105,7 @@ class SqliteStore:
                     (job_id, c.front, c.back, c.chip, c.holder),
                 )
                 self._log_event(db, job_id, "submit", None, JobState.QUEUED, actor, None, "", now)
+                self._count(db, JobState.QUEUED, 1)
                 results.append(
                     SubmitResult(
                         JobRecord(job_id, job.ref, job.priority, JobState.QUEUED, 0, None, now, now),
@@ -156,8 +157,14 @@ class SqliteStore:
     def queue_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in JobState}
         with self._read() as db:
-            for state, n in db.execute("SELECT state, count(*) FROM jobs GROUP BY state"):
-                counts[state] = n
+            counts.update(db.execute("SELECT state, count FROM queue_counts").fetchall())
+        return counts
+
+    def queue_counts_from_jobs(self) -> dict[str, int]:
+        """The counts by a scan of every job: the truth the kept counts must equal (for tests and audits)."""
+        counts = {s.value: 0 for s in JobState}
+        with self._read() as db:
+            counts.update(db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
         return counts
 
     def transition(self, key: int | str, event: JobEvent, actor: str, detail: str = "") -> JobRecord:
@@ -385,6 +392,14 @@ class SqliteStore:
         return Balance.fold(LedgerEntry(LedgerKind(k), c, Resolution(r) if r else None, bool(f)) for k, c, r, f in rows)
 
     def balance_by_printer(self) -> dict[str, dict[str, int]]:
+        per: dict[str, dict[str, int]] = {}
+        with self._read() as db:
+            for printer, place, count in db.execute("SELECT printer, place, count FROM printer_totals"):
+                per.setdefault(printer, {"issued": 0, "spoiled": 0, "in_doubt": 0})[place] = count
+        return per
+
+    def balance_by_printer_from_ledger(self) -> dict[str, Balance]:
+        """Per printer, the fold of its ledger events: the truth the kept per-printer totals must equal."""
         per: dict[str, Balance] = {}
         with self._read() as db:
             rows = db.execute(
@@ -394,7 +409,7 @@ class SqliteStore:
             per.setdefault(printer, Balance()).apply(
                 LedgerEntry(LedgerKind(k), c, Resolution(r) if r else None, bool(f))
             )
-        return {name: {"issued": b.issued, "spoiled": b.spoiled, "in_doubt": b.in_doubt} for name, b in per.items()}
+        return per
 
     def spoiled_list(self, since: float | None = None, category: str | None = None) -> list[dict[str, object]]:
         sql = (
@@ -496,9 +511,18 @@ class SqliteStore:
         )
         if target is JobState.QUEUED and job.state in ENDED:
             self._require_content(db, job.id)
+        self._count(db, job.state, -1)
+        self._count(db, target, 1)
         self._log_event(db, job.id, event.value, job.state, target, actor, printer, detail, now)
         return JobRecord(
             job.id, job.ref, job.priority, target, job.attempts, printer or job.printer, job.created_at, now
+        )
+
+    def _count(self, db: sqlite3.Connection, state: JobState, change: int) -> None:
+        db.execute(
+            "INSERT INTO queue_counts (state, count) VALUES (?, ?)"
+            " ON CONFLICT (state) DO UPDATE SET count = count + excluded.count",
+            (state.value, change),
         )
 
     def _require_content(self, db: sqlite3.Connection, job_id: int) -> None:
@@ -585,11 +609,18 @@ class SqliteStore:
         )
         delta = Balance.fold([entry]).as_dict()
         for place, change in delta.items():
-            if change:
+            if not change:
+                continue
+            db.execute(
+                "INSERT INTO stock_totals (place, count) VALUES (?, ?)"
+                " ON CONFLICT (place) DO UPDATE SET count = count + excluded.count",
+                (place, change),
+            )
+            if printer is not None and place in PRINTER_PLACES:
                 db.execute(
-                    "INSERT INTO stock_totals (place, count) VALUES (?, ?)"
-                    " ON CONFLICT (place) DO UPDATE SET count = count + excluded.count",
-                    (place, change),
+                    "INSERT INTO printer_totals (printer, place, count) VALUES (?, ?, ?)"
+                    " ON CONFLICT (printer, place) DO UPDATE SET count = count + excluded.count",
+                    (printer, place, change),
                 )
         return int(cur.lastrowid or 0)
 
