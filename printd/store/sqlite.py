@@ -45,9 +45,20 @@ class SqliteStore:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=5000")
         migrate(self._conn)
+        # Readers have a connection of their own: with WAL they see the last commit and never wait for the
+        # writer's fsync, so a status reply stays fast while cards and batches are being committed.
+        self._read_lock = threading.Lock()
+        if str(path) == ":memory:":
+            self._reader, self._read_lock = self._conn, self._lock  # type: ignore[assignment]
+        else:
+            self._reader = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
+            self._reader.execute("PRAGMA busy_timeout=5000")
+            self._reader.execute("PRAGMA query_only=ON")
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            if self._reader is not self._conn:
+                self._reader.close()
             self._conn.close()
 
     @contextmanager
@@ -63,8 +74,13 @@ class SqliteStore:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
+        """A consistent snapshot for the duration of the block (one read transaction)."""
+        with self._read_lock:
+            self._reader.execute("BEGIN")
+            try:
+                yield self._reader
+            finally:
+                self._reader.execute("COMMIT")
 
     # ---- jobs -------------------------------------------------------------------------------------------
 
