@@ -75,7 +75,16 @@ class EvolisPrinterConfig(msgspec.Struct, tag="evolis", tag_field="type", forbid
     motion_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 60.0
 
 
-PrinterConfig = SimPrinterConfig | EvolisPrinterConfig
+class CupsPrinterConfig(msgspec.Struct, tag="cups", tag_field="type", forbid_unknown_fields=True, frozen=True):
+    """A card printer reached through a CUPS queue (the vendor's driver or printd's simulated backend)."""
+
+    name: Name
+    queue: Annotated[str, msgspec.Meta(min_length=1, max_length=127, pattern=r"^[^/#\s]+$")]
+    server: str | None = None  # a host or a Unix socket path; none: the client's default
+    job_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
+
+
+PrinterConfig = SimPrinterConfig | EvolisPrinterConfig | CupsPrinterConfig
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -108,6 +117,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 def _check_printer(printer: PrinterConfig, where: str) -> None:
     from drivers.evolis.driver import ribbon_panels
 
+    if isinstance(printer, CupsPrinterConfig):
+        return  # the queue's own driver knows its ribbon
     try:
         ribbon_panels(printer.ribbon)
     except ValueError:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.base import Driver
-from printd.config import EvolisPrinterConfig, PrinterConfig, SimPrinterConfig
+from printd.config import CupsPrinterConfig, EvolisPrinterConfig, PrinterConfig, SimPrinterConfig
 
 
 @dataclass
@@ -46,4 +46,8 @@ def build_printer(config: PrinterConfig) -> BuiltPrinter:
             motion_timeout=config.motion_timeout,
         )
         return BuiltPrinter(config.name, driver)
+    if isinstance(config, CupsPrinterConfig):
+        from drivers.cups.driver import CupsDriver
+
+        return BuiltPrinter(config.name, CupsDriver(config.queue, server=config.server, job_timeout=config.job_timeout))
     raise ValueError(f"unknown printer type for {config!r}")

@@ -74,3 +74,14 @@ def test_evolis_printer_errors(printer: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(f'[[printer]]\nname = "p"\ntype = "evolis"\n{printer}\n', "t.toml")
     assert expected in str(info.value)
+
+
+def test_cups_printers_name_a_queue() -> None:
+    from printd.config import CupsPrinterConfig
+
+    config = parse_config(
+        '[[printer]]\nname = "office"\ntype = "cups"\nqueue = "Evolis_Primacy"\nserver = "/run/cups/cups.sock"\n'
+    )
+    assert isinstance(config.printer[0], CupsPrinterConfig) and config.printer[0].queue == "Evolis_Primacy"
+    with pytest.raises(ConfigError, match="key printer\\[0\\].queue"):
+        parse_config('[[printer]]\nname = "office"\ntype = "cups"\nqueue = "bad/queue"\n')
