@@ -83,5 +83,5 @@ def test_cups_printers_name_a_queue() -> None:
         '[[printer]]\nname = "office"\ntype = "cups"\nqueue = "Evolis_Primacy"\nserver = "/run/cups/cups.sock"\n'
     )
     assert isinstance(config.printer[0], CupsPrinterConfig) and config.printer[0].queue == "Evolis_Primacy"
-    with pytest.raises(ConfigError, match="key printer\\[0\\].queue"):
+    with pytest.raises(ConfigError, match=r"key printer\[0\]\.queue"):
         parse_config('[[printer]]\nname = "office"\ntype = "cups"\nqueue = "bad/queue"\n')
