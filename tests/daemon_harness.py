@@ -38,6 +38,8 @@ class SimSpec:
     ribbon: str = "kb"
     encoder: bool = True
     transport: str | None = None  # set: a real Evolis driver over this URL (e.g. a simulator served on a pty)
+    cups_queue: str | None = None  # set: printed through this CUPS queue (on cups_server)
+    cups_server: str | None = None
 
 
 @dataclass
@@ -72,6 +74,16 @@ class DaemonProcess:
         } | (extra_station or {})
         lines = ["[station]"] + [f"{k} = {toml_value(v)}" for k, v in station.items()]
         for spec in self.printers:
+            if spec.cups_queue is not None:
+                lines += [
+                    "[[printer]]",
+                    f"name = {toml_value(spec.name)}",
+                    'type = "cups"',
+                    f"queue = {toml_value(spec.cups_queue)}",
+                    f"server = {toml_value(spec.cups_server)}",
+                    "job_timeout = 60.0",
+                ]
+                continue
             if spec.transport is not None:
                 lines += [
                     "[[printer]]",

@@ -1,5 +1,5 @@
-"""End to end through the socket: a real daemon process, two simulated printers, 1,000 cards, every blank
-accounted for against the simulators' physical truth."""
+"""End to end through the socket: a real daemon process, two simulated printers, 1,000 cards (100 behind CUPS),
+every blank accounted for against the simulators' physical truth."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -16,6 +17,9 @@ from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
 
 JOBS = {"backlog": 600, "normal": 300, "walk_in": 100}
+# Behind CUPS each card is a job with a backend process of its own (about 0.8 s a card here): the same scenario
+# runs at a tenth of the size, so the suite stays within its time budget.
+CUPS_JOBS = {"backlog": 60, "normal": 30, "walk_in": 10}
 
 
 SPECS = [
@@ -24,13 +28,34 @@ SPECS = [
 ]
 
 
-@pytest.fixture(params=["inprocess", "serial"])
+@pytest.fixture(params=["inprocess", "serial", "cups"])
 def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DaemonProcess]:
-    """The daemon with two simulated printers: in its own process, or each served on a pty by a simulator
-    process of its own and driven over the serial transport."""
+    """The daemon with two simulated printers: in its own process; or each served on a pty by a simulator
+    process of its own and driven over the serial transport; or each behind a queue of a private cupsd."""
     with contextlib.ExitStack() as stack:
         specs = list(SPECS)
         d = DaemonProcess(tmp_path, specs)
+        if request.param == "cups":
+            from tests.cupsd import private_cupsd, require_cups
+
+            require_cups()
+
+            cupsd = stack.enter_context(private_cupsd())
+            for n, spec in enumerate(SPECS):
+                spec = dataclasses.replace(  # noqa: PLW2901 - the same printer at the scenario's smaller size
+                    spec, spoil_rate=0.05, faults=["after 30: feeder empty"] if spec.faults else []
+                )
+                query = {
+                    "name": spec.name,
+                    "cards": spec.cards,
+                    "ribbon": spec.ribbon,
+                    "spoil_rate": spec.spoil_rate,
+                    "seed": spec.seed,
+                    "faults": "; ".join(spec.faults),
+                }
+                uri = f"printdsim://{quote(str(d.state_file(spec.name)))}?{urlencode(query, quote_via=quote)}"
+                cupsd.lpadmin("-p", spec.name, "-v", uri, "-o", "printer-error-policy=abort-job", "-E")
+                specs[n] = dataclasses.replace(spec, cups_queue=spec.name, cups_server=cupsd.socket)
         if request.param == "serial":
             from tests.sim_serial import served_sim
 
@@ -53,8 +78,10 @@ def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DaemonPro
         yield d
 
 
-def test_thousand_cards_two_printers_every_blank_accounted(daemon: DaemonProcess, tmp_path: Path) -> None:
+def test_a_days_cards_on_two_printers_every_blank_accounted(daemon: DaemonProcess, tmp_path: Path) -> None:
     over_serial = daemon.printers[0].transport is not None
+    jobs_by_priority = CUPS_JOBS if daemon.printers[0].cups_queue is not None else JOBS
+    total = sum(jobs_by_priority.values())
     face = tmp_path / "face.png"
     face.write_bytes(card_png("E2E"))
     client = daemon.client()
@@ -62,13 +89,13 @@ def test_thousand_cards_two_printers_every_blank_accounted(daemon: DaemonProcess
     for name in ("p1", "p2"):  # staff pause the printers while the day's work is loaded
         client.call("printers.pause", {"printer": name})
     submitted = 0
-    for priority, count in JOBS.items():  # backlog first: walk-ins arrive last and must print first
+    for priority, count in jobs_by_priority.items():  # backlog first: walk-ins arrive last and must print first
         jobs = [{"ref": f"{priority}-{n}", "priority": priority, "front": str(face)} for n in range(count)]
         for start in range(0, count, 250):
             reply = client.call("jobs.submit_batch", {"jobs": jobs[start : start + 250]})
             assert isinstance(reply, dict) and not reply["rejected"]
             submitted += len(reply["accepted"])
-    assert submitted == 1000
+    assert submitted == total
     for name in ("p1", "p2"):
         client.call("printers.resume", {"printer": name})
 
@@ -77,7 +104,7 @@ def test_thousand_cards_two_printers_every_blank_accounted(daemon: DaemonProcess
         assert isinstance(result, dict)
         return result
 
-    # p1's feeder sensor reports empty after 300 cards: the printer pauses with the reason visible
+    # p1's feeder sensor reports empty after 300 cards (30 behind CUPS): the printer pauses, the reason visible
     wait_for(
         lambda: any(p["paused"] and "media-empty" in (p["pause_reason"] or "") for p in status()["printers"]),
         240,
@@ -87,10 +114,10 @@ def test_thousand_cards_two_printers_every_blank_accounted(daemon: DaemonProcess
     assert paused["name"] == "p1"
     assert "media-empty-error" in paused["reasons"]
     client.call("printers.resume", {"printer": "p1"})  # the operator reseated the feeder
-    wait_for(lambda: status()["queue"]["done"] == 1000, 400, "all 1,000 jobs done", interval=0.5)
+    wait_for(lambda: status()["queue"]["done"] == total, 400, f"all {total} jobs done", interval=0.5)
 
     final = status()
-    assert final["queue"]["done"] == 1000 and final["queue"]["in_doubt"] == 0 and final["queue"]["failed"] == 0
+    assert final["queue"]["done"] == total and final["queue"]["in_doubt"] == 0 and final["queue"]["failed"] == 0
     stock = client.call("stock.summary", {})
     spoiled = client.call("spoiled.list", {})
     assert isinstance(stock, dict) and isinstance(spoiled, list)
@@ -101,12 +128,12 @@ def test_thousand_cards_two_printers_every_blank_accounted(daemon: DaemonProcess
     in_hopper = sum(t.in_hopper for t, _ in truths.values())
     in_reject = sum(t.in_reject_box for t, _ in truths.values())
     assert all(t.balanced and t.in_printer == 0 for t, _ in truths.values())
-    assert stock["issued"] == 1000 == in_hopper
+    assert stock["issued"] == total == in_hopper
     assert stock["spoiled"] == in_reject == len(spoiled)
     assert stock["spoiled"] > 0  # the 2 % seeded spoil rate did spoil cards
     assert stock["on_hand"] == 6000 - stock["issued"] - stock["spoiled"]
     assert stock["in_doubt"] == 0
-    assert stock["printers"]["p1"]["issued"] + stock["printers"]["p2"]["issued"] == 1000
+    assert stock["printers"]["p1"]["issued"] + stock["printers"]["p2"]["issued"] == total
     reject_uids = {c.chip_uid for _, model in truths.values() for c in model.reject_box}
     if over_serial:  # the chip encoder is not reachable over a pty: no UID was read
         assert all(s["chip_uid"] is None for s in spoiled)
