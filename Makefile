@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/panels.py
+	$(BIN)/python bench/vs_cups.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .pytest_cache .ruff_cache
