@@ -109,42 +109,43 @@ class PrinterWorker:
             except Exception as exc:  # a bug must not kill the printer's thread; it shows in status
                 log.exception("printer.loop_error", printer=self.name, error=type(exc).__name__)
                 self.view.detail = f"internal error: {type(exc).__name__}; see the log"
-                self._flush_pending()
                 self._sleep(self.RETRY_FIRST_SECONDS)
         self._flush_pending()
         self._close()
 
     def _step(self) -> None:
-        if not self._opened and not self._open():
+        status = self._printable_status()
+        if status is None:  # no next card now: a good card still to be booked is booked on its own
             self._flush_pending()
-            self._back_off()
-            return
-        if self.clear_requested:
-            self._flush_pending()
-            self.clear_requested = False
-            self._driver_call(self.printer.driver.clear_errors)
-        status = self._status()
-        if status is None:
-            self._flush_pending()
-            self._back_off()
-            return
-        self._retry = self.RETRY_FIRST_SECONDS
-        if not self._settled:
-            self._flush_pending()
-            self._settle_interrupted(status.counters)
-        if self.view.paused or self.station.stopping.is_set():
-            self._flush_pending()
-            self._sleep(1.0)
-            return
-        if not status.can_print:
-            self._flush_pending()
-            self.station.pause(self.name, ", ".join(sorted(str(r) for r in status.errors)) or status.state.value)
             return
         claim = self._claim(status.counters)
         if claim is None:
             self._sleep(1.0)
             return
         self._print(claim)
+
+    def _printable_status(self) -> PrinterStatus | None:
+        """The printer's status if it can take a card now; otherwise None, after waiting or pausing."""
+        if not self._opened and not self._open():
+            self._back_off()
+            return None
+        if self.clear_requested:
+            self.clear_requested = False
+            self._driver_call(self.printer.driver.clear_errors)
+        status = self._status()
+        if status is None:
+            self._back_off()
+            return None
+        self._retry = self.RETRY_FIRST_SECONDS
+        if not self._settled:
+            self._settle_interrupted(status.counters)
+        if self.view.paused or self.station.stopping.is_set():
+            self._sleep(1.0)
+            return None
+        if not status.can_print:
+            self.station.pause(self.name, ", ".join(sorted(str(r) for r in status.errors)) or status.state.value)
+            return None
+        return status
 
     def _claim(self, counters: Counters) -> Claim | None:
         """Claim the next card; a good card still to be booked is settled in the same transaction."""
@@ -187,9 +188,8 @@ class PrinterWorker:
     def _flush_pending(self) -> None:
         """Book a good card on its own when no next card follows at once."""
         if self._pending is not None:
-            claim, result = self._pending
+            (claim, result), self._pending = self._pending, None  # if booking fails, start-up settles it
             job = self._settle(claim, result)
-            self._pending = None
             self.station.card_done(self.name, job, result)
 
     def _settle(self, claim: Claim, result: CardResult, unprintable: bool = False) -> JobRecord:
@@ -260,6 +260,7 @@ class PrinterWorker:
         self._retry = min(self._retry * 2, self.RETRY_MAX_SECONDS)
 
     def _sleep(self, seconds: float) -> None:
+        self._flush_pending()  # never wait with a card's outcome still unbooked
         self.wake.wait(seconds)
         self.wake.clear()
 
