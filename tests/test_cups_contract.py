@@ -23,7 +23,6 @@ from tests.test_contract import (  # the suite's tests, collected here again wit
 if TYPE_CHECKING:
     from tests.cupsd import PrivateCupsd, SimQueue
 
-pytest_plugins = ["tests.cupsd"]
 
 __all__ = [
     "test_a_lost_eject_reply_is_unknown_never_a_guess",

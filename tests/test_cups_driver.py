@@ -19,7 +19,6 @@ from tests.conftest import card_png
 if TYPE_CHECKING:
     from tests.cupsd import PrivateCupsd, SimQueue
 
-pytest_plugins = ["tests.cupsd"]  # the private cupsd fixture
 
 ONE_SIDED = Card(front=card_png("FRONT"), chip_payload=b"payload")
 TWO_SIDED = Card(front=card_png("FRONT"), back=card_png("BACK", (648, 1016)), chip_payload=b"payload")
