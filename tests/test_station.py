@@ -107,7 +107,7 @@ def test_a_printer_reporting_an_error_is_paused_before_claiming(
     assert store.get_job("A").state is JobState.QUEUED and store.open_attempts() == []
 
 
-def test_offline_printer_shows_offline_and_keeps_the_queue(
+def test_offline_printer_keeps_the_queue_and_reconnects_when_it_comes_back(
     station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
 ) -> None:
     store.receive_stock(10, "DO", "t")
@@ -118,6 +118,9 @@ def test_offline_printer_shows_offline_and_keeps_the_queue(
     wait_for(lambda: view.detail != "", 10, "the offline state")
     assert view.state == "offline" and "not found on USB" in view.detail
     assert store.get_job("A").state is JobState.QUEUED
+    driver.offline = False  # plugged back in
+    wait_for(lambda: store.get_job("A").state is JobState.DONE, 15, "the job after reconnection")
+    assert view.state != "offline" and store.balance().issued == 1
 
 
 def test_driver_refusing_content_fails_the_job_without_a_blank(
@@ -167,17 +170,3 @@ def test_stock_alerts(station: Station, store: SqliteStore, png: bytes) -> None:
     assert [a["event"] for a in station.alerts()] == ["stock.low", "stock.exhausted"]
     store.receive_stock(50, "DO", "t")
     assert station.alerts() == []
-
-
-def test_reconnects_when_the_printer_comes_back(
-    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
-) -> None:
-    store.receive_stock(10, "DO", "t")
-    driver.offline = True
-    store.submit(new_job("A", png), "t")
-    station.start()
-    view = station.worker("p1").view
-    wait_for(lambda: view.state == "offline", 10, "the offline state")
-    driver.offline = False  # plugged back in
-    wait_for(lambda: store.get_job("A").state is JobState.DONE, 15, "the job after reconnection")
-    assert view.state != "offline" and store.balance().issued == 1
