@@ -293,8 +293,11 @@ class Station:
         return all(w.join(max(0.0, deadline - time.monotonic())) for w in self.workers.values())
 
     def notify_work(self) -> None:
+        # A paused printer takes no work until resumed (resume wakes it): waking it for every submission
+        # would only make it query its status and go back to sleep.
         for worker in self.workers.values():
-            worker.wake.set()
+            if not worker.view.paused:
+                worker.wake.set()
 
     def worker(self, name: str) -> PrinterWorker:
         try:
