@@ -21,6 +21,8 @@ RPC_NUMBERS: Mapping[str, int] = {
     "params.invalid": INVALID_PARAMS,
     "internal": INTERNAL_ERROR,
     "auth.forbidden": -32001,
+    "server.busy": -32002,
+    "request.timeout": -32003,
     "job.not_found": -32010,
     "job.invalid": -32011,
     "job.image_missing": -32012,
@@ -30,6 +32,10 @@ RPC_NUMBERS: Mapping[str, int] = {
     "printer.not_found": -32020,
     "stock.insufficient": -32030,
     "stock.invalid_count": -32031,
+    "store.full": -32040,
+    "store.locked": -32041,
+    "store.read_only": -32042,
+    "store.io_error": -32043,
 }
 
 

@@ -13,10 +13,12 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from drivers.base import (
     Card,
+    CardInsideSensing,
     CardResult,
     Counters,
     DriverError,
@@ -27,9 +29,12 @@ from drivers.base import (
     PrinterStatus,
 )
 from printd.errors import PrintdError
+from printd.jobs import JobState
+from printd.ledger import Reconciliation
 from printd.logging import get_logger
 from printd.printers import BuiltPrinter
-from printd.store import Claim, JobRecord, SqliteStore
+from printd.store import Attempt, Claim, JobRecord, SqliteStore
+from printd.store.health import StorageUnavailableError
 
 log = get_logger("printd.station")
 
@@ -76,6 +81,9 @@ class PrinterWorker:
 
     RETRY_FIRST_SECONDS = 1.0
     RETRY_MAX_SECONDS = 30.0
+    REQUERY_SECONDS = 0.5  # before a status that would stop the printer is read again
+    STORAGE_RECHECK_SECONDS = 1.0
+    STOP_BOOKING_SECONDS = 15.0  # on stop, how long a held outcome is still offered to a failing database
 
     def __init__(self, station: Station, printer: BuiltPrinter, paused_reason: str | None) -> None:
         self.station = station
@@ -84,11 +92,14 @@ class PrinterWorker:
         self.name = printer.name
         self.view = PrinterView(printer.name, paused=paused_reason is not None, pause_reason=paused_reason)
         self.wake = threading.Event()
+        self.retired = threading.Event()  # removed or changed by a reload: finish the card in hand, then end
         self.clear_requested = False
         self._opened = False
         self._settled = False
         self._pending: tuple[Claim, CardResult] | None = None
         self._retry = self.RETRY_FIRST_SECONDS
+        self._reconcile_requests: list[tuple[str, Future[Reconciliation]]] = []
+        self._requests_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
 
     def start(self) -> None:
@@ -103,7 +114,7 @@ class PrinterWorker:
     # ---- the loop -------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self.station.stopping.is_set():
+        while not (self.station.stopping.is_set() or self.retired.is_set()):
             try:
                 self._step()
             except Exception as exc:  # a bug must not kill the printer's thread; it shows in status
@@ -114,19 +125,44 @@ class PrinterWorker:
         self._close()
 
     def _step(self) -> None:
-        status = self._printable_status()
-        if status is None:  # no next card now: a good card still to be booked is booked on its own
-            self._flush_pending()
+        try:
+            status = self._printable_status()
+            if status is None:  # no next card now: a good card still to be booked is booked on its own
+                self._flush_pending()
+                return
+            if self.store.health.fault is not None:
+                self._wait_for_storage()
+                return
+            claim = self._claim(status.counters)
+            if claim is None and self.store.health.fault is not None:  # storage failed meanwhile: no claim
+                self._wait_for_storage()
+                return
+            if claim is None:
+                self._sleep(1.0)
+                return
+            self._print(claim)
+        except StorageUnavailableError:  # a failed commit left nothing behind and fed nothing
+            self._wait_for_storage()
+
+    def _wait_for_storage(self) -> None:
+        """The database cannot take a commit: claim nothing, book a held good card as soon as it can, and
+        look again when storage recovers (or after a while, to keep the printer's status fresh)."""
+        fault = self.store.health.fault
+        if fault is not None:
+            self.view.detail = f"not taking cards while printd cannot write its database ({fault.code})"
+        if self.station.stopping.is_set():
             return
-        claim = self._claim(status.counters)
-        if claim is None:
-            self._sleep(1.0)
-            return
-        self._print(claim)
+        self._flush_pending()
+        self.store.health.wait_available(self.STORAGE_RECHECK_SECONDS)
 
     def _printable_status(self) -> PrinterStatus | None:
-        """The printer's status if it can take a card now; otherwise None, after waiting or pausing."""
+        """The printer's status if it can take a card now; otherwise None, after waiting or pausing.
+
+        A status that would stop the printer is read again first, and only a condition that is still there
+        stops it (printers report conditions that are not there: a Primacy reporting its ribbon ended while
+        ribbon remains). Reconciliations asked for are answered here, between cards."""
         if not self._opened and not self._open():
+            self._answer_reconcile(None)
             self._back_off()
             return None
         if self.clear_requested:
@@ -134,18 +170,34 @@ class PrinterWorker:
             self._driver_call(self.printer.driver.clear_errors)
         status = self._status()
         if status is None:
+            self._answer_reconcile(None)
             self._back_off()
             return None
         self._retry = self.RETRY_FIRST_SECONDS
-        if not self._settled:
-            self._settle_interrupted(status.counters)
+        if not self._settled and not self._settle_interrupted(status.counters):
+            self._answer_reconcile(None)
+            self._back_off()
+            return None
+        self._answer_reconcile(status)
         if self.view.paused or self.station.stopping.is_set():
             self._sleep(1.0)
             return None
         if not status.can_print:
-            self.station.pause(self.name, ", ".join(sorted(str(r) for r in status.errors)) or status.state.value)
-            return None
+            first, status = status, self._requery()
+            if status is None:
+                self._back_off()
+                return None
+            if status.can_print:
+                log.info("printer.spurious_status", printer=self.name, reasons=sorted(str(r) for r in first.errors))
+            else:
+                self.station.pause(self.name, ", ".join(sorted(str(r) for r in status.errors)) or status.state.value)
+                return None
         return status
+
+    def _requery(self) -> PrinterStatus | None:
+        """The status read again after `REQUERY_SECONDS` (None: the printer went away meanwhile)."""
+        self.station.stopping.wait(self.REQUERY_SECONDS)
+        return self._status()
 
     def _claim(self, counters: Counters) -> Claim | None:
         """Claim the next card; a good card still to be booked is settled in the same transaction."""
@@ -182,34 +234,197 @@ class PrinterWorker:
             return
         job = self._settle(claim, result, unprintable)
         self.station.card_done(self.name, job, result)
-        if result.reason is not None and result.outcome in (Outcome.NOT_FED, Outcome.UNKNOWN):
+        if result.outcome is Outcome.UNKNOWN and self._card_may_be_inside():
+            # The next card could be printed on the blank in doubt. Someone takes it out first.
+            why = f"card in doubt (job {job.id}) may be inside the printer: take it out, resolve the job, then resume"
+            self.station.pause(self.name, why if result.reason is None else f"{result.reason}, {why}")
+        elif result.reason is not None and result.outcome in (Outcome.NOT_FED, Outcome.UNKNOWN):
             self.station.pause(self.name, str(result.reason))
 
+    def _card_may_be_inside(self) -> bool:
+        """After a card in doubt: False only when the printer's card sensor says no card is inside (the blank
+        left for the hopper or the reject box, where the operator finds it when resolving the job)."""
+        driver = self.printer.driver
+        if not isinstance(driver, CardInsideSensing):
+            return True
+        try:
+            return driver.card_inside() is not False
+        except DriverError:  # unreachable, or no answer: it may be
+            return True
+
     def _flush_pending(self) -> None:
-        """Book a good card on its own when no next card follows at once."""
-        if self._pending is not None:
-            (claim, result), self._pending = self._pending, None  # if booking fails, start-up settles it
+        """Book a good card on its own when no next card follows at once; it stays held until it is booked."""
+        if self._pending is None:
+            return
+        claim, result = self._pending
+        try:
             job = self._settle(claim, result)
-            self.station.card_done(self.name, job, result)
+        except StorageUnavailableError:
+            if not self.station.stopping.is_set():
+                raise  # still held: the loop waits for storage and offers it again
+            self._pending = None  # stopping with storage still failing: logged, the next start settles it
+            return
+        self._pending = None
+        self.station.card_done(self.name, job, result)
 
     def _settle(self, claim: Claim, result: CardResult, unprintable: bool = False) -> JobRecord:
+        """Commit a card's outcome. While storage cannot take it the outcome stays in memory and is retried,
+        and this printer does nothing else meanwhile, so no blank is fed with an outcome unbooked."""
         delay = 0.1
+        held_since: float | None = None
+        give_up_at: float | None = None
         while True:
             try:
-                return self.store.settle_attempt(claim.attempt, result, unprintable=unprintable)
+                job = self.store.settle_attempt(claim.attempt, result, unprintable=unprintable)
+            except StorageUnavailableError as exc:
+                if held_since is None:
+                    held_since = time.monotonic()
+                    self.view.detail = f"a card's outcome waits in memory until printd can write it ({exc.code})"
+                    log.warning(
+                        "store.outcome_held",
+                        printer=self.name,
+                        job=claim.job.id,
+                        attempt=claim.attempt.id,
+                        outcome=result.outcome.value,
+                        code=exc.code,
+                    )
+                if self.station.stopping.is_set():
+                    give_up_at = give_up_at or time.monotonic() + self.STOP_BOOKING_SECONDS
+                    if time.monotonic() >= give_up_at:
+                        # The attempt stays open in the database: the next start settles it from the printer's
+                        # counter (in doubt, as a blank was fed); this line tells the operator its real fate.
+                        log.error(
+                            "store.outcome_unbooked",
+                            printer=self.name,
+                            job=claim.job.id,
+                            attempt=claim.attempt.id,
+                            outcome=result.outcome.value,
+                            category=result.category.value if result.category else None,
+                            chip_uid=result.chip_uid,
+                        )
+                        raise
+                self.store.health.wait_available(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             except PrintdError:
                 raise
-            except Exception as exc:  # storage trouble: the outcome is kept in memory and retried
+            except Exception as exc:  # unexpected trouble: the outcome is kept in memory and retried
                 log.error("store.settle_failed", printer=self.name, job=claim.job.id, error=str(exc))
                 if self.station.stopping.wait(delay) and delay >= 5.0:
                     raise
                 delay = min(delay * 2, 5.0)
+                continue
+            if held_since is not None:
+                log.info(
+                    "store.outcome_booked",
+                    printer=self.name,
+                    job=claim.job.id,
+                    attempt=claim.attempt.id,
+                    after_seconds=round(time.monotonic() - held_since, 1),
+                )
+            return job
 
-    def _settle_interrupted(self, counters: Counters) -> None:
-        for attempt in self.store.open_attempts(self.name):
-            job = self.store.settle_interrupted(attempt, counters.cards_fed)
-            log.warning("attempt.settled_at_start", printer=self.name, job=job.id, state=job.state.value)
+    def _settle_interrupted(self, counters: Counters) -> bool:
+        """Settle the attempts a crash left without an outcome, by the write-ahead rule (DESIGN.md). False when
+        the printer went away meanwhile: they stay open and their jobs untouched until it can be reached."""
+        attempts = self.store.open_attempts(self.name)
+        if attempts:
+            log.warning(
+                "attempt.settling_at_start", printer=self.name, attempts=len(attempts), cards_fed=counters.cards_fed
+            )
+            moved = any(a.cards_fed_before != counters.cards_fed for a in attempts)
+            try:
+                inside = self._sensed_card_inside() if moved else False
+                rejected = inside is True and self._one_card_fed(attempts, counters) and self._reject_card_inside()
+            except PrinterOfflineError as exc:
+                self._offline(str(exc))
+                return False
+            for attempt in attempts:
+                proven = rejected and attempt is attempts[-1]
+                job = self.store.settle_interrupted(attempt, counters.cards_fed, rejected_at_start=proven)
+                log.warning(
+                    "attempt.settled_at_start",
+                    printer=self.name,
+                    job=job.id,
+                    attempt=attempt.id,
+                    state=job.state.value,
+                    card_rejected=proven,
+                )
+                if job.state is JobState.IN_DOUBT and inside is not False and not rejected:
+                    # The next card could be printed on the blank in doubt. Someone takes it out first.
+                    why = f"card in doubt (job {job.id}) may be inside the printer: take it out, resolve the job"
+                    self.station.pause(self.name, why + ", then resume")
         self._settled = True
+        return True
+
+    # The printer proves an interrupted card's fate when exactly one card was fed since the one open attempt was
+    # committed (so a card inside is that card), the presence sensor reads it inside, the printer takes it to the
+    # reject box and the sensor then reads none: it is spoiled. Anything else proves nothing: in doubt.
+
+    def _sensed_card_inside(self) -> bool | None:
+        """The printer's card sensor: True / False, or None when it has none or gives no usable answer."""
+        driver = self.printer.driver
+        if not isinstance(driver, CardInsideSensing):
+            return None
+        try:
+            return driver.card_inside()
+        except PrinterOfflineError:
+            raise
+        except DriverError:
+            return None
+
+    @staticmethod
+    def _one_card_fed(attempts: list[Attempt], counters: Counters) -> bool:
+        before = attempts[-1].cards_fed_before
+        return len(attempts) == 1 and before is not None and counters.cards_fed == before + 1
+
+    def _reject_card_inside(self) -> bool:
+        """Send the card inside to the reject box; True when the printer did and its sensor then reads none."""
+        driver = self.printer.driver
+        assert isinstance(driver, CardInsideSensing)
+        try:
+            return driver.reject_card() and driver.card_inside() is False
+        except PrinterOfflineError:
+            raise
+        except DriverError:
+            return False
+
+    # ---- reconciliation ---------------------------------------------------------------------------------
+
+    def request_reconcile(self, actor: str) -> Future[Reconciliation]:
+        """Ask for this printer's card counter to be reconciled with the ledger; answered between cards."""
+        future: Future[Reconciliation] = Future()
+        with self._requests_lock:
+            self._reconcile_requests.append((actor, future))
+        self.wake.set()
+        return future
+
+    def _answer_reconcile(self, status: PrinterStatus | None) -> None:
+        """Reconcile for those who asked, with the counter just read (``status``; None: it cannot be read).
+        A good card still to be booked is booked first, so nothing of this printer is in flight."""
+        with self._requests_lock:
+            requests, self._reconcile_requests = self._reconcile_requests, []
+        if not requests:
+            return
+        if status is not None:
+            self._flush_pending()
+        for actor, future in requests:
+            if not future.set_running_or_notify_cancel():
+                continue  # the caller stopped waiting
+            if status is None:
+                why = self.view.detail or "it is offline"
+                future.set_exception(
+                    PrintdError(
+                        "printer.offline",
+                        f"printer {self.name!r} cannot be reached ({why}), so its card counter cannot be read;"
+                        " reconcile it once it is back",
+                    )
+                )
+                continue
+            try:
+                future.set_result(self.store.reconcile(self.name, status.counters.cards_fed, actor))
+            except Exception as exc:  # the caller gets the error (storage trouble, say); the printer carries on
+                future.set_exception(exc)
 
     # ---- driver calls ---------------------------------------------------------------------------------
 
@@ -288,7 +503,8 @@ class Station:
     def stop(self, timeout: float = 60.0) -> bool:
         """Stop claiming, let each card in a printer finish, then return (False if one did not in time)."""
         self.stopping.set()
-        self.notify_work()
+        for worker in self.workers.values():
+            worker.wake.set()
         deadline = time.monotonic() + timeout
         return all(w.join(max(0.0, deadline - time.monotonic())) for w in self.workers.values())
 
@@ -298,6 +514,29 @@ class Station:
         for worker in self.workers.values():
             if not worker.view.paused:
                 worker.wake.set()
+
+    # The workers dict is replaced, never changed in place: other threads iterate it without a lock.
+
+    def add_printer(self, printer: BuiltPrinter) -> PrinterWorker:
+        """Start a worker for a printer configured while running; no other worker may be driving it."""
+        if printer.name in self.workers:
+            raise ValueError(f"printer {printer.name!r} already has a worker; retire and remove it first")
+        worker = PrinterWorker(self, printer, self.store.printer_pauses().get(printer.name))
+        self.workers = {**self.workers, printer.name: worker}
+        worker.start()
+        return worker
+
+    def retire_worker(self, worker: PrinterWorker) -> None:
+        """Claim nothing more on this printer; the card in it finishes and is booked, then its thread ends."""
+        worker.retired.set()
+        worker.wake.set()
+
+    def remove_worker(self, worker: PrinterWorker) -> None:
+        """Forget a retired worker whose thread has ended (its printer's name is free again)."""
+        if not worker.join(0.0):
+            raise ValueError(f"printer {worker.name!r} is still running; retire it and wait for it first")
+        if self.workers.get(worker.name) is worker:
+            self.workers = {name: w for name, w in self.workers.items() if w is not worker}
 
     def worker(self, name: str) -> PrinterWorker:
         try:

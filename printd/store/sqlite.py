@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -14,11 +15,24 @@ from typing import Any
 from drivers.base import CardResult, Counters, Outcome, SpoilCategory
 from printd.errors import PrintdError
 from printd.jobs import ENDED, JobEvent, JobState, Priority, next_state, spoil_event
-from printd.ledger import PRINTER_PLACES, Balance, LedgerEntry, LedgerKind, Resolution
+from printd.ledger import (
+    PRINTER_PLACES,
+    Balance,
+    LedgerEntry,
+    LedgerKind,
+    Reconciliation,
+    Resolution,
+    open_difference,
+)
+from printd.store import reconciliations
+from printd.store.health import Condition, StorageFault, StorageHealth, StorageUnavailableError, classify, has_room
 from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult, iso
 from printd.store.schema import migrate
+from printd.store.size_cap import SizeCap
 
 _JOB_COLUMNS = "id, ref, priority, state, attempts, printer, created_at, updated_at"
+INTERRUPTED = "printd stopped"
+"""How the detail of every start-up settlement begins (an audit finds them by it)."""
 
 
 def _job(row: Sequence[Any]) -> JobRecord:
@@ -43,8 +57,12 @@ class SqliteStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        # purged card faces are overwritten in the file, not just unlinked from the b-tree
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.execute("PRAGMA busy_timeout=5000")
         migrate(self._conn)
+        self.health = StorageHealth(self._probe_storage)
+        self._size_cap = SizeCap.from_environment(self._conn)
         # Readers have a connection of their own: with WAL they see the last commit and never wait for the
         # writer's fsync, so a status reply stays fast while cards and batches are being committed.
         self._read_lock = threading.Lock()
@@ -56,6 +74,7 @@ class SqliteStore:
             self._reader.execute("PRAGMA query_only=ON")
 
     def close(self) -> None:
+        self.health.close()
         with self._lock, self._read_lock:
             if self._reader is not self._conn:
                 self._reader.close()
@@ -63,24 +82,60 @@ class SqliteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A failure of the storage itself (full, locked, read-only, I/O) rolls it back,
+        is recorded in ``health`` and raised as ``StorageUnavailableError``; nothing of the transaction remains."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
+                if self._size_cap is not None:
+                    self._size_cap.apply(self._conn)
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            except sqlite3.Error as exc:
+                fault = classify(exc, self.path)
+                if fault is None:
+                    raise
+                raise StorageUnavailableError(self.health.failed(fault)) from exc
+
+    def _rollback(self) -> None:
+        # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a ROLLBACK then only fails.
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for the duration of the block (one read transaction)."""
         with self._read_lock:
-            self._reader.execute("BEGIN")
             try:
-                yield self._reader
-            finally:
-                self._reader.execute("COMMIT")
+                self._reader.execute("BEGIN")
+                try:
+                    yield self._reader
+                finally:
+                    self._reader.execute("COMMIT")
+            except sqlite3.Error as exc:
+                fault = classify(exc, self.path)
+                if fault is None:
+                    raise
+                raise StorageUnavailableError(self.health.failed(fault)) from exc
+
+    def _probe_storage(self, fault: StorageFault) -> StorageFault | None:
+        """A trivial write transaction, committed: None once the database takes commits again (and, after
+        "full", has room to grow), else the condition still in force."""
+        try:
+            with self._write() as db:
+                # Rewriting the header's application id dirties page 1 even when the value is unchanged (a
+                # no-op UPDATE writes nothing), so the commit goes through the lock, the WAL and its fsync.
+                (application_id,) = db.execute("PRAGMA application_id").fetchone()
+                db.execute(f"PRAGMA application_id = {int(application_id)}")
+                short_of_room = fault.condition is Condition.FULL and not has_room(db, self.path)
+        except StorageUnavailableError as exc:
+            return exc.fault
+        return fault if short_of_room else None
 
     # ---- jobs -------------------------------------------------------------------------------------------
 
@@ -220,14 +275,16 @@ class SqliteStore:
         """Settle one card and claim the printer's next in one transaction: one commit (one fsync) per card.
 
         The write-ahead rule still holds: the next attempt, with the counters read after this card, is
-        committed before the next blank can be fed.
+        committed before the next blank can be fed. If the commit fails, neither is booked: the caller still
+        holds the outcome, and no claim is returned, so nothing may be fed.
         """
         with self._write() as db:
             job = self._settle(db, attempt, result, "printd", False)
             return job, self._claim(db, attempt.printer, counters)
 
     def _claim(self, db: sqlite3.Connection, printer: str, counters: Counters | None) -> Claim | None:
-        if self._available_blanks(db) <= 0:
+        # While storage is failing, no blank is taken: its outcome could not be booked after the card.
+        if self.health.fault is not None or self._available_blanks(db) <= 0:
             return None
         row = db.execute(
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY priority, id LIMIT 1"
@@ -285,21 +342,36 @@ class SqliteStore:
     def open_attempts(self, printer: str | None = None) -> list[Attempt]:
         with self._read() as db:
             sql = "SELECT id, job_id, printer, number, cards_fed_before, started_at FROM attempts WHERE outcome IS NULL"
-            rows = db.execute(sql + (" AND printer = ?" if printer else ""), (printer,) if printer else ()).fetchall()
+            sql += " AND printer = ? ORDER BY id" if printer else " ORDER BY id"
+            rows = db.execute(sql, (printer,) if printer else ()).fetchall()
         return [Attempt(*r) for r in rows]
 
-    def settle_interrupted(self, attempt: Attempt, cards_fed_now: int) -> JobRecord:
-        """Start-up settlement of an attempt cut off by a restart, from the printer's own counter."""
-        fed = attempt.cards_fed_before is None or cards_fed_now != attempt.cards_fed_before
-        if fed:
+    def settle_interrupted(self, attempt: Attempt, cards_fed_now: int, *, rejected_at_start: bool = False) -> JobRecord:
+        """Start-up settlement of an attempt cut off by a restart, by the write-ahead rule: the printer's card
+        counter unchanged -> not fed, the job back in the queue; moved -> in doubt, for an operator.
+
+        ``rejected_at_start``: the printer proved the card's fate: exactly one card was fed since the attempt was
+        committed, the printer still held it, and it is now in the reject box -> spoiled, and the job prints
+        again on a new blank.
+        """
+        before = attempt.cards_fed_before
+        after = Counters(cards_fed=cards_fed_now)
+        if rejected_at_start:
+            if before is None or cards_fed_now != before + 1:
+                raise ValueError(
+                    f"attempt {attempt.id}: a card rejected at start-up is proven this attempt's only after exactly"
+                    f" one feed ({before} -> {cards_fed_now})"
+                )
+            detail = f"{INTERRUPTED} during this card; the printer still held it and sent it to the reject box"
+            result = CardResult(Outcome.SPOILED, SpoilCategory.PRINT_FAILED, detail, counters_after=after)
+        elif before is None or cards_fed_now != before:
             detail = (
-                f"printd stopped during this card and the printer's card counter moved"
-                f" ({attempt.cards_fed_before} -> {cards_fed_now}); check the output hopper and the reject box"
+                f"{INTERRUPTED} during this card and the printer's card counter moved"
+                f" ({before} -> {cards_fed_now}); check the output hopper and the reject box"
             )
-            outcome = Outcome.UNKNOWN
+            result = CardResult(Outcome.UNKNOWN, detail=detail, counters_after=after)
         else:
-            outcome, detail = Outcome.NOT_FED, "printd stopped before the card was fed"
-        result = CardResult(outcome, detail=detail, counters_after=Counters(cards_fed=cards_fed_now))
+            result = CardResult(Outcome.NOT_FED, detail=f"{INTERRUPTED} before the card was fed", counters_after=after)
         return self.settle_attempt(attempt, result, actor="printd")
 
     def resolve(
@@ -396,6 +468,22 @@ class SqliteStore:
                 detail=serials or "",
             )
 
+    def adjust_stock(self, count: int, reason: str, actor: str, printer: str | None = None) -> int:
+        """A supervisor's correction of the stock on hand (a miscount, blanks fed outside printd on ``printer``)."""
+        if count == 0:
+            raise PrintdError("stock.invalid_count", "an adjustment must add or remove at least one blank; 0 was given")
+        with self._write() as db:
+            (on_hand,) = db.execute("SELECT count FROM stock_totals WHERE place = 'on_hand'").fetchone() or (0,)
+            if on_hand + count < 0:
+                raise PrintdError(
+                    "stock.insufficient",
+                    f"only {on_hand} blank(s) are on hand, so {-count} cannot be written off;"
+                    " check the count, or record the missing delivery with 'printctl stock receive' first",
+                )
+            return self._book(
+                db, LedgerEntry(LedgerKind.ADJUSTED, count=count), actor=actor, printer=printer, detail=reason
+            )
+
     def balance(self) -> Balance:
         with self._read() as db:
             totals = dict(db.execute("SELECT place, count FROM stock_totals").fetchall())
@@ -415,11 +503,14 @@ class SqliteStore:
         return per
 
     def balance_by_printer_from_ledger(self) -> dict[str, Balance]:
-        """Per printer, the fold of its ledger events: the truth the kept per-printer totals must equal."""
+        """Per printer, the fold of its ledger events: the truth the kept per-printer totals must equal. Only
+        events that move a printer's blanks count (a reconciliation, or an adjustment naming a printer, make no
+        row: the kept totals have none for them either)."""
         per: dict[str, Balance] = {}
         with self._read() as db:
             rows = db.execute(
-                "SELECT printer, kind, count, resolution, from_issued FROM ledger WHERE printer IS NOT NULL ORDER BY id"
+                "SELECT printer, kind, count, resolution, from_issued FROM ledger WHERE printer IS NOT NULL"
+                " AND kind IN ('issued', 'spoiled', 'in_doubt', 'resolved') ORDER BY id"
             ).fetchall()
         for printer, k, c, r, f in rows:
             per.setdefault(printer, Balance()).apply(
@@ -452,6 +543,41 @@ class SqliteStore:
             cur = db.execute("SELECT * FROM ledger ORDER BY id")
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    # ---- reconciliation (see printd/store/reconciliations.py) -----------------------------------------
+
+    def reconcile(self, printer: str, counter: int, actor: str) -> Reconciliation:
+        """Hold ``printer``'s card counter against the ledger and record what was found as a ``reconciled``
+        event, which moves no blank. The counter must be read with nothing of this printer in flight."""
+        with self._write() as db:
+            found = reconciliations.measure(db, printer, counter)
+            event_id = self._book(
+                db, LedgerEntry(LedgerKind.RECONCILED, count=0), actor=actor, printer=printer, detail=found.summary()
+            )
+            reconciliations.record(db, event_id, found)
+            recorded = reconciliations.last(db, printer)
+        assert recorded is not None and recorded.event_id == event_id
+        return recorded
+
+    def reconciliations(self, printer: str | None = None, limit: int = 100) -> list[Reconciliation]:
+        """The latest reconciliations, newest first."""
+        with self._read() as db:
+            return reconciliations.history(db, printer, limit)
+
+    def unreconciled(self, printer: str, counter: int | None) -> int | None:
+        """Blanks still unexplained on ``printer`` given its counter now (None: not readable), or None when it
+        was never reconciled (see `printd.ledger.open_difference`)."""
+        with self._read() as db:
+            last = reconciliations.last(db, printer)
+            if last is None:
+                return None
+            return open_difference(
+                last,
+                counter,
+                reconciliations.consumed_total(db, printer),
+                reconciliations.explained_since(db, printer, last.event_id),
+                reconciliations.in_flight(db, printer),
+            )
 
     # ---- printers -----------------------------------------------------------------------------------
 
