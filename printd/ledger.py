@@ -5,6 +5,8 @@ Invariants (checked by ``Balance.check`` and by the tests after every scenario):
 - Every blank is in exactly one place: ``received + adjusted = on_hand + issued + spoiled + in_doubt``.
 - No place holds a negative number of blanks.
 - ``destroyed``/``returned`` move spoiled blanks out of the office; they never change the stock.
+- ``reconciled`` records a printer's own card counter against what the ledger booked on it; it moves no blank.
+  A difference it finds is reported, never booked: booking it is a supervisor's ``adjusted`` event.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class LedgerKind(enum.StrEnum):
     ADJUSTED = "adjusted"
     DESTROYED = "destroyed"
     RETURNED = "returned"
+    RECONCILED = "reconciled"
 
 
 class Resolution(enum.StrEnum):
@@ -98,6 +101,13 @@ class Balance:
             self.destroyed += entry.count
         elif kind is LedgerKind.RETURNED:
             self.returned += entry.count
+        elif kind is LedgerKind.RECONCILED:
+            pass  # a reconciliation records the printer's counter; it moves no blank
+
+    @property
+    def consumed(self) -> int:
+        """Blanks taken from the stock by printing: of one printer's events, what its feeders gave out."""
+        return self.issued + self.spoiled + self.in_doubt
 
     @classmethod
     def fold(cls, entries: Iterable[LedgerEntry]) -> Balance:
@@ -131,3 +141,58 @@ class Balance:
             "destroyed": self.destroyed,
             "returned": self.returned,
         }
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """A printer's own card counter held against what the ledger booked on it (one ``reconciled`` event).
+
+    Since the previous reconciliation (for the first: since before printd's first card on the printer), the
+    counter went from ``previous_counter`` to ``counter`` while the ledger booked ``consumed`` blanks on it.
+    ``difference`` > 0: blanks left the feeder that the ledger does not book (fed outside printd: a test card from
+    the printer's own menu, a card fed while a jam was cleared by hand); < 0: the ledger books blanks the counter
+    never saw. ``explained``: blanks that supervisors' adjustments against this printer wrote off since the
+    previous reconciliation. ``unexplained``: what is still open, from this and every earlier one.
+    ``consumed_total`` is the ledger's running count for the printer, where the next reconciliation starts.
+    """
+
+    printer: str
+    counter: int
+    previous_counter: int
+    consumed: int
+    explained: int
+    unexplained_before: int
+    consumed_total: int
+    event_id: int = 0
+    at: float = 0.0
+    actor: str = ""
+
+    @property
+    def difference(self) -> int:
+        return self.counter - self.previous_counter - self.consumed
+
+    @property
+    def unexplained(self) -> int:
+        return self.unexplained_before + self.difference - self.explained
+
+    def summary(self) -> str:
+        """One line for the ledger event's detail: numbers only, nothing about any card holder."""
+        return (
+            f"card counter {self.previous_counter} -> {self.counter}, ledger booked {self.consumed}: difference"
+            f" {self.difference:+d}; explained by adjustments {self.explained}; unexplained {self.unexplained:+d}"
+        )
+
+
+def open_difference(
+    last: Reconciliation, counter_now: int | None, consumed_total_now: int, explained_since: int, in_flight: int
+) -> int:
+    """Blanks still unexplained on a printer now: what its last reconciliation left open, less what adjustments
+    explained since, plus how far its counter has drifted from the ledger since (``counter_now`` None: the
+    counter cannot be read now, so no drift is counted). Up to ``in_flight`` blanks of drift are cards being
+    printed or awaiting their booking, not a difference."""
+    drift = 0
+    if counter_now is not None:
+        drift = (counter_now - last.counter) - (consumed_total_now - last.consumed_total)
+        if 0 < drift <= in_flight:
+            drift = 0
+    return last.unexplained + drift - explained_since

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from drivers.sim.faults import (
+    NOT_AT,
+    STAGES,
     Clause,
     FaultKind,
     FaultScript,
     FaultScriptError,
+    Stage,
     Trigger,
     parse_clause,
     spoil_draw,
@@ -33,6 +36,16 @@ from drivers.sim.faults import (
         ("after 10: reject box full", Clause(Trigger.AFTER, 10, FaultKind.REJECT_BOX_FULL)),
         ("after 10: ribbon ends", Clause(Trigger.AFTER, 10, FaultKind.RIBBON_ENDS)),
         ("  CARD 7 :  Jam   While Printing ", Clause(Trigger.CARD, 7, FaultKind.JAM)),
+        ("card 7: jam during the panels", Clause(Trigger.CARD, 7, FaultKind.JAM)),
+        ("card 7: jam at eject", Clause(Trigger.CARD, 7, FaultKind.JAM, Stage.EJECT)),
+        ("card 7: card jam before feeding", Clause(Trigger.CARD, 7, FaultKind.JAM, Stage.FEED)),
+        ("card 2: cover opens at the encoder", Clause(Trigger.CARD, 2, FaultKind.COVER_OPENS, Stage.ENCODER)),
+        ("card 2: reply timeout at feed", Clause(Trigger.CARD, 2, FaultKind.NO_REPLY, Stage.FEED)),
+        ("card 2: link lost", Clause(Trigger.CARD, 2, FaultKind.LINK_LOST)),
+        ("card 2: ribbon jam", Clause(Trigger.CARD, 2, FaultKind.RIBBON_JAM)),
+        ("card 2: feeder empty", Clause(Trigger.CARD, 2, FaultKind.FEEDER_EMPTY)),
+        ("card 1: spurious ribbon ended", Clause(Trigger.CARD, 1, FaultKind.SPURIOUS_RIBBON_ENDED)),
+        ("after 5: feeder near empty", Clause(Trigger.AFTER, 5, FaultKind.FEEDER_NEAR_EMPTY)),
     ],
 )
 def test_every_clause(text: str, expected: Clause) -> None:
@@ -44,6 +57,17 @@ def test_canonical_text_round_trips() -> None:
         trigger = Trigger.AFTER if kind in (FaultKind.FEEDER_EMPTY, FaultKind.REJECT_BOX_FULL) else Trigger.CARD
         clause = Clause(trigger, 3, kind)
         assert parse_clause(str(clause)) == clause
+        for stage in STAGES[kind]:
+            staged = Clause(Trigger.CARD, 3, kind, stage)
+            assert parse_clause(str(staged)) == staged and staged.at is stage
+
+
+def test_a_stage_a_fault_cannot_strike_at_is_refused_with_the_reason() -> None:
+    for kind in FaultKind:
+        for stage in set(Stage) - set(STAGES[kind]):
+            with pytest.raises(FaultScriptError, match="cannot strike") as caught:
+                parse_clause(f"card 1: {kind.value} {stage.value}")
+            assert NOT_AT[kind] in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +81,15 @@ def test_canonical_text_round_trips() -> None:
         ("card 0: jam", "fault clause 'card 0: jam': cards are counted from 1"),
         ("card 3: explodes", "fault clause 'card 3: explodes': unknown fault 'explodes'; known faults: "),
         ("card 3:", "fault clause 'card 3:': unknown fault ''"),
-        ("card 3: feeder empty", "fault clause 'card 3: feeder empty': 'feeder empty' goes with 'after N:'"),
+        (
+            "card 3: feeder empty at eject",
+            "fault clause 'card 3: feeder empty at eject': 'feeder empty' cannot strike at eject (the feeder's level",
+        ),
+        (
+            "card 3: encode fails during the panels",
+            "fault clause 'card 3: encode fails during the panels': 'encode fails' cannot strike during the panels",
+        ),
+        ("after 3: cover opens at eject", "fault clause 'after 3: cover opens at eject': 'after N:' strikes before"),
         ("after 3: encode fails", "fault clause 'after 3: encode fails': 'encode fails' goes with 'card N:'"),
         ("after 3: jam", "fault clause 'after 3: jam': 'jam while printing' goes with 'card N:'"),
     ],
@@ -98,6 +130,19 @@ def test_card_faults_and_before_feed() -> None:
     assert [str(c) for c in script.before_feed(3, [])] == ["card 3: cover opens"]
     assert [str(c) for c in script.before_feed(3, ["card 3: cover opens"])] == []
     assert [str(c) for c in script.before_feed(6, ["card 3: cover opens"])] == ["after 5: feeder empty"]
+
+
+def test_faults_by_stage() -> None:
+    script = FaultScript.parse("card 2: jam at eject; card 2: cover opens at the encoder; card 2: no reply at feed")
+    assert script.card_faults(2, Stage.EJECT) == {FaultKind.JAM}
+    assert script.card_faults(2, Stage.ENCODER) == {FaultKind.COVER_OPENS}
+    assert script.card_faults(2, Stage.PANELS) == frozenset()
+    assert script.card_faults(2) == {FaultKind.JAM, FaultKind.COVER_OPENS}  # once in the printer
+    assert script.before_feed(2, []) == []  # a reply fault at the feed is no printer condition
+    assert [str(c) for c in script.pending(2, Stage.FEED, [FaultKind.NO_REPLY], [])] == [
+        "card 2: no reply before feeding"
+    ]
+    assert script.pending(2, Stage.FEED, [FaultKind.NO_REPLY], ["card 2: no reply before feeding"]) == []
 
 
 def test_spoil_rate_is_checked() -> None:

@@ -30,7 +30,7 @@ def spoiled(category: SpoilCategory = SpoilCategory.PRINT_FAILED) -> CardResult:
 def test_pragmas_and_permissions(store: SqliteStore) -> None:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
 
 
@@ -301,3 +301,26 @@ def test_migration_2_backfills_the_kept_totals(tmp_path: Path, png: bytes) -> No
     }
     assert_ledger_consistent(s)
     s.close()
+
+
+def test_a_supervisors_adjustment_moves_on_hand_and_keeps_the_invariant(store: SqliteStore) -> None:
+    store.receive_stock(10, "DO-1", "kepala")
+    store.adjust_stock(-2, "two test cards printed from the printer's menu", "kepala", printer="p1")
+    store.adjust_stock(+1, "one blank found in the drawer", "kepala")
+    balance = store.balance()
+    assert (balance.received, balance.adjusted, balance.on_hand) == (10, -1, 9)
+    events = [e for e in store.ledger_events() if e["kind"] == "adjusted"]
+    assert [(e["printer"], e["actor"]) for e in events] == [("p1", "kepala"), (None, "kepala")]
+    assert_ledger_consistent(store)
+
+
+def test_an_adjustment_cannot_write_off_more_than_is_on_hand_or_nothing(store: SqliteStore) -> None:
+    store.receive_stock(3, "DO-1", "kepala")
+    with pytest.raises(PrintdError) as short:
+        store.adjust_stock(-4, "miscount", "kepala")
+    assert short.value.code == "stock.insufficient" and "only 3 blank(s) are on hand" in short.value.message
+    with pytest.raises(PrintdError) as zero:
+        store.adjust_stock(0, "nothing", "kepala")
+    assert zero.value.code == "stock.invalid_count"
+    assert store.balance().on_hand == 3 and not [e for e in store.ledger_events() if e["kind"] == "adjusted"]
+    assert_ledger_consistent(store)

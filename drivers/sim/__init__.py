@@ -40,14 +40,22 @@ class SimHandle:
 
     def driver(self, **options: Any) -> EvolisDriver:
         """The real Evolis driver over the in-process link (``options`` go to EvolisDriver; its ribbon is
-        the installed one unless given). A driver closes its transport when it is closed, so a closed link
-        is replaced by a new one, like plugging the cable back in."""
+        the installed one unless given). The link reconnects like a real printer's: a driver closes its
+        transport when it is closed (as the station does with a printer it lost), and the next use plugs in a
+        new link."""
         from drivers.evolis.driver import EvolisDriver
+        from drivers.transports.reconnecting import ReconnectingTransport
 
+        options.setdefault("ribbon", self.model.ribbon_type)
+        options.setdefault("encoder", self.encoder)
+        link = ReconnectingTransport(self.connect, f"simulated printer {self.name}")
+        return EvolisDriver(link, **options)
+
+    def connect(self) -> InProcessTransport:
+        """The in-process link: the current one, or a new one when it was closed."""
         if self.transport.closed:
             self.transport = InProcessTransport(self.printer)
-        options.setdefault("ribbon", self.model.ribbon_type)
-        return EvolisDriver(self.transport, encoder=self.encoder, **options)
+        return self.transport
 
 
 def make_sim_printer(

@@ -1,30 +1,59 @@
-"""Fault scripts for the simulated printer: clauses like ``card 7: jam while printing``, plus seeded spoils."""
+"""Fault scripts for the simulated printer: clauses like ``card 7: jam at eject``, plus seeded spoils."""
 
 # Grammar (case and extra spaces do not matter, a few obvious variants are accepted ("jam", "cover open");
 # clauses are separated by ";" or newlines, or given as a list):
 #
-#   clause  := "card" N ":" card-fault | "after" N ":" after-fault
-#   card-fault  := "jam while printing" | "jam" | "print fails" | "head error" | "head temperature"
-#                | "ribbon ends" | "encode fails" | "cover opens" | "garbled reply" | "no reply"
-#   after-fault := "feeder empty" | "reject box full" | "cover opens" | "ribbon ends"
+#   clause      := "card" N ":" card-fault [stage] | "after" N ":" after-fault
+#   card-fault  := "jam while printing" ("jam", "card jam") | "print fails" ("head error") | "head temperature"
+#                | "ribbon ends" ("ribbon ended") | "ribbon jam" | "encode fails" | "cover opens"
+#                | "feeder empty" | "feeder near empty" | "reject box full"
+#                | "garbled reply" | "no reply" ("reply timeout") | "link lost" | "spurious ribbon ended"
+#   after-fault := "feeder empty" | "feeder near empty" | "reject box full" | "cover opens" | "ribbon ends"
+#                | "ribbon jam" | "head temperature"
+#   stage       := "before feeding" ("at feed") | "at the encoder" ("while encoding")
+#                | "during the panels" ("while printing") | "at eject"
 #
 # N counts the blanks this printer fed, from 1 ("card 7" is the seventh blank to leave the feeder);
-# "after N" strikes once N blanks have been fed, before the next. What each fault does:
+# "after N" strikes once N blanks have been fed, before the next. A card fault without a stage strikes at its
+# usual stage (the first one listed below); "card 7: jam at eject" names another. The stages, in a card's order:
 #
-# * jam while printing / print fails / head temperature / ribbon ends (card N): the printer fails the card's
-#   first panel (mechanical error, ribbon error, head temperature, ribbon ended); the card stays in the
-#   printer until it is sent to the reject box. "ribbon ends" also stays after the card, until Scs.
-# * encode fails (card N): the simulated encoder raises EncodeError with the chip's UID.
-# * cover opens (card N, or after N-1): the cover-open error appears when card N is to be fed; nothing is
-#   fed until Scs.
-# * feeder empty / reject box full (after N): the sensor reports it as soon as N blanks have been fed, and
-#   feeding is refused, until Scs.
-# * garbled reply / no reply (card N): the reply to the command that ends card N (Se or Ser) is garbled or
-#   never sent; the card moves all the same.
+# * before feeding: as the printer is to feed card N. A condition latches and the feed is refused: the blank
+#   stays in the feeder and the counter does not move ("jam" here is a misfeed). "feeder near empty" is a
+#   warning: it latches and the card is fed all the same. A link fault strikes the card's first command (Pr).
+# * at the encoder (printers with an encoder): while card N is parked at the contactless station. "encode
+#   fails" makes the encoder raise EncodeError with the chip's UID; a jam sticks the card there; a cover that
+#   opens or a head out of temperature latches, and the printer takes no panel. A link fault strikes Sic.
+# * during the panels: at card N's first panel (printed when the next command arrives). The panel fails, the
+#   card is marked failed and stays in the printer until Ser (or the operator) takes it to the reject box.
+#   Ribbon ended, ribbon jam, head temperature and cover open also latch. A link fault strikes the first Db.
+# * at eject: card N, fully printed, is being moved to the output hopper by Se. A jam sticks it at the exit;
+#   a cover that opens stops it. A link fault strikes the command that ends the card (Se, or Ser).
 #
-# Scs in the simulator means "the operator fixed the cause and pressed the button": it clears what a
-# clause latched. Random spoils (spoil_rate, seed) are "print fails" on the cards whose draw, a pure
-# function of (seed, card number), falls under the rate, so a restarted simulator spoils the same cards.
+# Usual stage, then the others a fault can strike at (`STAGES`; `NOT_AT` says why the rest cannot happen):
+#
+#   jam while printing   panels, feed, encoder, eject   head temperature   panels, feed, encoder
+#   print fails          panels                         ribbon ends        panels, feed
+#   ribbon jam           panels, feed                   encode fails       encoder
+#   cover opens          feed, encoder, panels, eject   feeder (near) empty, reject box full   feed
+#   garbled reply, no reply   eject, feed, encoder, panels       link lost   panels, feed, encoder, eject
+#   spurious ribbon ended     feed, panels
+#
+# Link faults: "garbled reply" garbles the reply, "no reply" never sends it, "link lost" drops the link as the
+# printer answers (an in-process link is then unplugged until the host reconnects; on a served link the reply
+# is only withheld). In each case the printer carried the command out.
+# "spurious ribbon ended" is the field quirk of a Primacy reporting its ribbon ended while ribbon remains:
+# before feeding, ONE general status reply (Rst) before card N reports DEF_RIBBON_ENDED; during the panels,
+# card N's first Db answers "ERR RIBBON ENDED" without doing anything, and the next Rst reports it too.
+# "after N:" clauses: "cover opens", "ribbon ends", "ribbon jam" and "head temperature" strike at the next feed,
+# as "card N+1: <fault> before feeding" does; "feeder empty", "feeder near empty" and "reject box full" are
+# sensors: they report as soon as N blanks have been fed (and refuse feeding, but for the warning).
+#
+# What a fault leaves: a jam of a fed card or a print failure stays with its card, and is gone once the card
+# leaves the printer; a misfeed and every other condition latch until Scs. Each clause strikes once (the fired
+# clauses are kept with the simulator's state). Scs in the simulator means "the operator fixed the cause and
+# pressed the button": it clears what a clause latched. Random spoils (spoil_rate, seed) are "print fails" on
+# the cards whose draw, a pure function of (seed, card number), falls under the rate, so a restarted simulator
+# spoils the same cards.
 
 from __future__ import annotations
 
@@ -46,12 +75,25 @@ class FaultKind(enum.StrEnum):
     PRINT_FAILS = "print fails"
     HEAD_TEMPERATURE = "head temperature"
     RIBBON_ENDS = "ribbon ends"
+    RIBBON_JAM = "ribbon jam"
     ENCODE_FAILS = "encode fails"
     COVER_OPENS = "cover opens"
     GARBLED_REPLY = "garbled reply"
     NO_REPLY = "no reply"
+    LINK_LOST = "link lost"
     FEEDER_EMPTY = "feeder empty"
+    FEEDER_NEAR_EMPTY = "feeder near empty"
     REJECT_BOX_FULL = "reject box full"
+    SPURIOUS_RIBBON_ENDED = "spurious ribbon ended"
+
+
+class Stage(enum.StrEnum):
+    """Where a card is when a fault strikes it, in a card's order. The value is the canonical phrase."""
+
+    FEED = "before feeding"
+    ENCODER = "at the encoder"
+    PANELS = "during the panels"
+    EJECT = "at eject"
 
 
 class Trigger(enum.StrEnum):
@@ -63,98 +105,202 @@ _PHRASES: dict[str, FaultKind] = {
     "jam while printing": FaultKind.JAM,
     "jam": FaultKind.JAM,
     "jams": FaultKind.JAM,
+    "card jam": FaultKind.JAM,
     "print fails": FaultKind.PRINT_FAILS,
     "print failure": FaultKind.PRINT_FAILS,
     "head error": FaultKind.PRINT_FAILS,
     "head temperature": FaultKind.HEAD_TEMPERATURE,
+    "print-head temperature": FaultKind.HEAD_TEMPERATURE,
+    "print head temperature": FaultKind.HEAD_TEMPERATURE,
     "ribbon ends": FaultKind.RIBBON_ENDS,
     "ribbon ended": FaultKind.RIBBON_ENDS,
+    "ribbon jam": FaultKind.RIBBON_JAM,
+    "ribbon jams": FaultKind.RIBBON_JAM,
     "encode fails": FaultKind.ENCODE_FAILS,
     "encoding fails": FaultKind.ENCODE_FAILS,
+    "encode failure": FaultKind.ENCODE_FAILS,
     "cover opens": FaultKind.COVER_OPENS,
     "cover open": FaultKind.COVER_OPENS,
     "garbled reply": FaultKind.GARBLED_REPLY,
     "no reply": FaultKind.NO_REPLY,
+    "reply timeout": FaultKind.NO_REPLY,
+    "link lost": FaultKind.LINK_LOST,
+    "link drops": FaultKind.LINK_LOST,
     "feeder empty": FaultKind.FEEDER_EMPTY,
     "feeder empties": FaultKind.FEEDER_EMPTY,
+    "feeder near empty": FaultKind.FEEDER_NEAR_EMPTY,
+    "feeder nearly empty": FaultKind.FEEDER_NEAR_EMPTY,
     "reject box full": FaultKind.REJECT_BOX_FULL,
+    "spurious ribbon ended": FaultKind.SPURIOUS_RIBBON_ENDED,
+    "spurious ribbon end": FaultKind.SPURIOUS_RIBBON_ENDED,
 }
 
-# Faults that happen to one card, while it is in the printer.
-CARD_FAULTS = frozenset(
+_STAGE_PHRASES: dict[str, Stage] = {
+    "before feeding": Stage.FEED,
+    "before the feed": Stage.FEED,
+    "at feed": Stage.FEED,
+    "at the feed": Stage.FEED,
+    "at the encoder": Stage.ENCODER,
+    "at encoder": Stage.ENCODER,
+    "while encoding": Stage.ENCODER,
+    "during the panels": Stage.PANELS,
+    "during panels": Stage.PANELS,
+    "at the panels": Stage.PANELS,
+    "while printing": Stage.PANELS,
+    "at eject": Stage.EJECT,
+    "at the eject": Stage.EJECT,
+    "at ejection": Stage.EJECT,
+}
+
+STAGES: dict[FaultKind, tuple[Stage, ...]] = {
+    FaultKind.JAM: (Stage.PANELS, Stage.FEED, Stage.ENCODER, Stage.EJECT),
+    FaultKind.PRINT_FAILS: (Stage.PANELS,),
+    FaultKind.HEAD_TEMPERATURE: (Stage.PANELS, Stage.FEED, Stage.ENCODER),
+    FaultKind.RIBBON_ENDS: (Stage.PANELS, Stage.FEED),
+    FaultKind.RIBBON_JAM: (Stage.PANELS, Stage.FEED),
+    FaultKind.ENCODE_FAILS: (Stage.ENCODER,),
+    FaultKind.COVER_OPENS: (Stage.FEED, Stage.ENCODER, Stage.PANELS, Stage.EJECT),
+    FaultKind.GARBLED_REPLY: (Stage.EJECT, Stage.FEED, Stage.ENCODER, Stage.PANELS),
+    FaultKind.NO_REPLY: (Stage.EJECT, Stage.FEED, Stage.ENCODER, Stage.PANELS),
+    FaultKind.LINK_LOST: (Stage.PANELS, Stage.FEED, Stage.ENCODER, Stage.EJECT),
+    FaultKind.FEEDER_EMPTY: (Stage.FEED,),
+    FaultKind.FEEDER_NEAR_EMPTY: (Stage.FEED,),
+    FaultKind.REJECT_BOX_FULL: (Stage.FEED,),
+    FaultKind.SPURIOUS_RIBBON_ENDED: (Stage.FEED, Stage.PANELS),
+}
+"""The stages each card fault can strike at; the first is where it strikes when no stage is given."""
+
+NOT_AT: dict[FaultKind, str] = {
+    FaultKind.PRINT_FAILS: "a print failure is a panel printing badly, so it happens during the panels",
+    FaultKind.HEAD_TEMPERATURE: "the print head has finished with a card before it is ejected",
+    FaultKind.RIBBON_ENDS: "the ribbon moves only while panels print; one that ended earlier stops the feed",
+    FaultKind.RIBBON_JAM: "the ribbon moves only while panels print; one that jammed earlier stops the feed",
+    FaultKind.ENCODE_FAILS: "the chip is written only while the card is parked at the encoder, before any panel",
+    FaultKind.FEEDER_EMPTY: "the feeder's level changes only when a blank is fed, so its sensor trips at a feed",
+    FaultKind.FEEDER_NEAR_EMPTY: "the feeder's level changes only when a blank is fed, so its sensor trips at a feed",
+    FaultKind.REJECT_BOX_FULL: "the reject box fills only when a card drops into it, and a full box stops the next"
+    " feed",
+    FaultKind.SPURIOUS_RIBBON_ENDED: "a false ribbon end shows in a status reply before the feed or in a panel's reply",
+}
+"""Why a card fault cannot strike at the stages `STAGES` leaves out."""
+
+# Faults that strike at the feed as a printer condition (the others there act on the link or a status reply).
+FEED_CONDITIONS = frozenset(
     {
         FaultKind.JAM,
-        FaultKind.PRINT_FAILS,
         FaultKind.HEAD_TEMPERATURE,
         FaultKind.RIBBON_ENDS,
-        FaultKind.ENCODE_FAILS,
+        FaultKind.RIBBON_JAM,
         FaultKind.COVER_OPENS,
-        FaultKind.GARBLED_REPLY,
-        FaultKind.NO_REPLY,
+        FaultKind.FEEDER_EMPTY,
+        FaultKind.FEEDER_NEAR_EMPTY,
+        FaultKind.REJECT_BOX_FULL,
     }
 )
-# Conditions that stop the printer from feeding once N blanks have been fed, until cleared (Scs).
+LINK_FAULTS = frozenset({FaultKind.GARBLED_REPLY, FaultKind.NO_REPLY, FaultKind.LINK_LOST})
+# Conditions that stop the printer from feeding (or warn) once N blanks have been fed, until cleared (Scs).
 AFTER_FAULTS = frozenset(
-    {FaultKind.FEEDER_EMPTY, FaultKind.REJECT_BOX_FULL, FaultKind.COVER_OPENS, FaultKind.RIBBON_ENDS}
+    {
+        FaultKind.FEEDER_EMPTY,
+        FaultKind.FEEDER_NEAR_EMPTY,
+        FaultKind.REJECT_BOX_FULL,
+        FaultKind.COVER_OPENS,
+        FaultKind.RIBBON_ENDS,
+        FaultKind.RIBBON_JAM,
+        FaultKind.HEAD_TEMPERATURE,
+    }
 )
-# The card faults that strike before the card is fed (the rest strike once it is in the printer).
-BEFORE_FEED_FAULTS = frozenset({FaultKind.COVER_OPENS})
 
 _CLAUSE = re.compile(r"^\s*(?P<trigger>[a-z]+)\s+(?P<number>\S+?)\s*:\s*(?P<what>.*?)\s*$", re.IGNORECASE)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Clause:
-    """One scripted fault: ``card N: <kind>`` (card N, 1-based, counting blanks this printer fed) or
-    ``after N: <kind>`` (once N blanks have been fed, before the next one is)."""
+    """One scripted fault: ``card N: <kind> [stage]`` (card N, 1-based, counting blanks this printer fed) or
+    ``after N: <kind>`` (once N blanks have been fed, before the next one is).
+
+    ``stage`` is None for the fault's usual stage (the first of `STAGES`), so that a clause written with or
+    without its usual stage is the same clause; `at` is the stage it strikes at either way."""
 
     trigger: Trigger
     number: int
     kind: FaultKind
+    stage: Stage | None = None
+
+    def __post_init__(self) -> None:
+        if self.trigger is Trigger.AFTER or self.stage is STAGES[self.kind][0]:
+            object.__setattr__(self, "stage", None)
+
+    @property
+    def at(self) -> Stage:
+        """The stage this clause strikes at (an ``after`` clause: before feeding the next card)."""
+        if self.trigger is Trigger.AFTER:
+            return Stage.FEED
+        return self.stage if self.stage is not None else STAGES[self.kind][0]
 
     def __str__(self) -> str:
-        return f"{self.trigger.value} {self.number}: {self.kind.value}"
+        if self.stage is None:
+            return f"{self.trigger.value} {self.number}: {self.kind.value}"
+        name = "jam" if self.kind is FaultKind.JAM else self.kind.value
+        return f"{self.trigger.value} {self.number}: {name} {self.stage.value}"
 
     @property
     def blocks_feed_of(self) -> int | None:
-        """The card whose feed this clause prevents, if it strikes before a feed."""
+        """The card whose feed this clause strikes as a printer condition, if it does."""
         if self.trigger is Trigger.AFTER:
             return self.number + 1
-        if self.kind in BEFORE_FEED_FAULTS:
+        if self.at is Stage.FEED and self.kind in FEED_CONDITIONS:
             return self.number
         return None
 
 
+def _split_stage(what: str) -> tuple[str, Stage | None]:
+    """``what`` without a trailing stage phrase, and that stage (None when there is none)."""
+    if what in _PHRASES:
+        return what, None  # "jam while printing" is a fault's own name
+    for phrase in sorted(_STAGE_PHRASES, key=len, reverse=True):
+        if what.endswith(" " + phrase):
+            return what[: -len(phrase) - 1].strip(), _STAGE_PHRASES[phrase]
+    return what, None
+
+
 def parse_clause(text: str) -> Clause:
     """Parse one clause; raise FaultScriptError naming it when it is malformed."""
+    shown = repr(text.strip())
     match = _CLAUSE.match(text)
     if match is None:
-        raise FaultScriptError(f"fault clause {text.strip()!r}: expected 'card N: <fault>' or 'after N: <fault>'")
+        raise FaultScriptError(f"fault clause {shown}: expected 'card N: <fault>' or 'after N: <fault>'")
     trigger_text = match["trigger"].lower()
     try:
         trigger = Trigger(trigger_text)
     except ValueError:
-        raise FaultScriptError(
-            f"fault clause {text.strip()!r}: {match['trigger']!r} is not 'card' or 'after'"
-        ) from None
+        raise FaultScriptError(f"fault clause {shown}: {match['trigger']!r} is not 'card' or 'after'") from None
     number_text = match["number"]
     if not number_text.isdigit():
-        raise FaultScriptError(f"fault clause {text.strip()!r}: {number_text!r} is not a whole number")
+        raise FaultScriptError(f"fault clause {shown}: {number_text!r} is not a whole number")
     number = int(number_text)
     if trigger is Trigger.CARD and number < 1:
-        raise FaultScriptError(f"fault clause {text.strip()!r}: cards are counted from 1")
-    what = " ".join(match["what"].lower().split())
+        raise FaultScriptError(f"fault clause {shown}: cards are counted from 1")
+    what, stage = _split_stage(" ".join(match["what"].lower().split()))
     kind = _PHRASES.get(what)
     if kind is None:
         known = ", ".join(k.value for k in FaultKind)
-        raise FaultScriptError(f"fault clause {text.strip()!r}: unknown fault {what!r}; known faults: {known}")
-    allowed = CARD_FAULTS if trigger is Trigger.CARD else AFTER_FAULTS
-    if kind not in allowed:
-        other = "after N" if trigger is Trigger.CARD else "card N"
+        raise FaultScriptError(f"fault clause {shown}: unknown fault {what!r}; known faults: {known}")
+    if trigger is Trigger.AFTER:
+        if kind not in AFTER_FAULTS:
+            raise FaultScriptError(f"fault clause {shown}: {kind.value!r} goes with 'card N:', not 'after N:'")
+        if stage is not None:
+            raise FaultScriptError(
+                f"fault clause {shown}: 'after N:' strikes before the next feed; a stage goes with 'card N:'"
+            )
+        return Clause(trigger, number, kind)
+    allowed = STAGES[kind]
+    if stage is not None and stage not in allowed:
+        where = ", ".join(s.value for s in allowed)
         raise FaultScriptError(
-            f"fault clause {text.strip()!r}: {kind.value!r} goes with '{other}:', not '{trigger.value} N:'"
+            f"fault clause {shown}: {kind.value!r} cannot strike {stage.value} ({NOT_AT[kind]}); it strikes {where}"
         )
-    return Clause(trigger, number, kind)
+    return Clause(trigger, number, kind, stage)
 
 
 def _split(script: str | Sequence[str] | None) -> Iterable[str]:
@@ -191,19 +337,22 @@ class FaultScript:
     def random_spoil(self, card: int) -> bool:
         return self.spoil_rate > 0 and spoil_draw(self.seed, card) < self.spoil_rate
 
-    def card_faults(self, card: int) -> frozenset[FaultKind]:
-        """What strikes card ``card`` once it is in the printer (scripted, plus a random print failure)."""
+    def card_faults(self, card: int, stage: Stage | None = None) -> frozenset[FaultKind]:
+        """What strikes card ``card`` at ``stage`` (scripted, plus a random print failure during the panels);
+        with no stage, everything that strikes it once it is in the printer (feed-stage clauses excluded)."""
         kinds = {
             c.kind
             for c in self.clauses
-            if c.trigger is Trigger.CARD and c.number == card and c.kind not in BEFORE_FEED_FAULTS
+            if c.trigger is Trigger.CARD
+            and c.number == card
+            and (c.at is stage if stage is not None else c.at is not Stage.FEED)
         }
-        if self.random_spoil(card):
+        if stage in (None, Stage.PANELS) and self.random_spoil(card):
             kinds.add(FaultKind.PRINT_FAILS)
         return frozenset(kinds)
 
     def before_feed(self, card: int, fired: Iterable[str]) -> list[Clause]:
-        """The clauses, not yet fired, that stop card ``card`` from being fed."""
+        """The clauses, not yet fired, that strike as conditions before card ``card`` is fed."""
         done = set(fired)
         due = []
         for clause in self.clauses:
@@ -211,3 +360,16 @@ class FaultScript:
             if target is not None and target <= card and str(clause) not in done:
                 due.append(clause)
         return due
+
+    def pending(self, card: int, stage: Stage, kinds: Iterable[FaultKind], fired: Iterable[str]) -> list[Clause]:
+        """The card clauses of ``kinds`` for card ``card`` at ``stage`` that have not fired yet."""
+        wanted, done = set(kinds), set(fired)
+        return [
+            c
+            for c in self.clauses
+            if c.trigger is Trigger.CARD
+            and c.number == card
+            and c.at is stage
+            and c.kind in wanted
+            and str(c) not in done
+        ]

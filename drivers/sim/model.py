@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from drivers.base import EncodeError
 from drivers.sim.cards import Blank, CardRecord, PhysicalTruth, card_serial, chip_uid
-from drivers.sim.faults import FaultKind, FaultScript, Trigger
+from drivers.sim.faults import LINK_FAULTS, FaultKind, FaultScript, Stage, Trigger
 
 
 class Position(enum.StrEnum):
@@ -31,12 +31,21 @@ class Condition(enum.StrEnum):
     PRINT_ERROR = "print_error"
     HEAD_TEMPERATURE = "head_temperature"
     RIBBON_ENDED = "ribbon_ended"
+    RIBBON_JAM = "ribbon_jam"
     RIBBON_LOW = "ribbon_low"
     REJECT_BOX_FULL = "reject_box_full"
     HOPPER_FULL = "hopper_full"
 
 
 WARNINGS = frozenset({Condition.FEEDER_NEAR_EMPTY, Condition.RIBBON_LOW})
+# Conditions under which the printer prints no panel (the feed is refused by every error).
+PRINT_BLOCKERS = (
+    Condition.COVER_OPEN,
+    Condition.JAM,
+    Condition.RIBBON_JAM,
+    Condition.RIBBON_ENDED,
+    Condition.HEAD_TEMPERATURE,
+)
 
 # The condition a fault leaves behind.
 _CONDITION_OF: dict[FaultKind, Condition] = {
@@ -44,14 +53,26 @@ _CONDITION_OF: dict[FaultKind, Condition] = {
     FaultKind.PRINT_FAILS: Condition.PRINT_ERROR,
     FaultKind.HEAD_TEMPERATURE: Condition.HEAD_TEMPERATURE,
     FaultKind.RIBBON_ENDS: Condition.RIBBON_ENDED,
+    FaultKind.RIBBON_JAM: Condition.RIBBON_JAM,
     FaultKind.COVER_OPENS: Condition.COVER_OPEN,
     FaultKind.FEEDER_EMPTY: Condition.FEEDER_EMPTY,
+    FaultKind.FEEDER_NEAR_EMPTY: Condition.FEEDER_NEAR_EMPTY,
     FaultKind.REJECT_BOX_FULL: Condition.REJECT_BOX_FULL,
 }
+_FAULT_OF = {condition: kind for kind, condition in _CONDITION_OF.items()}
 # Scripted conditions a sensor reports as soon as the count is reached; the others strike at a feed attempt.
-_SENSOR_FAULTS = frozenset({FaultKind.FEEDER_EMPTY, FaultKind.REJECT_BOX_FULL})
+_SENSOR_FAULTS = frozenset({FaultKind.FEEDER_EMPTY, FaultKind.FEEDER_NEAR_EMPTY, FaultKind.REJECT_BOX_FULL})
 # Faults that strike a card while its panels print, in the order they are looked for.
-_PANEL_FAULTS = (FaultKind.JAM, FaultKind.RIBBON_ENDS, FaultKind.HEAD_TEMPERATURE, FaultKind.PRINT_FAILS)
+_PANEL_FAULTS = (
+    FaultKind.JAM,
+    FaultKind.RIBBON_JAM,
+    FaultKind.RIBBON_ENDS,
+    FaultKind.HEAD_TEMPERATURE,
+    FaultKind.COVER_OPENS,
+    FaultKind.PRINT_FAILS,
+)
+# Conditions a fault on a card leaves latched (until Scs) after the card has left the printer.
+_LATCHING = frozenset({FaultKind.RIBBON_ENDS, FaultKind.RIBBON_JAM, FaultKind.HEAD_TEMPERATURE, FaultKind.COVER_OPENS})
 
 # Panels in one card's worth of each ribbon (for Rco;l and the time a panel takes); mono ribbons have one.
 RIBBON_PANELS: dict[str, int] = {"ymcko": 5, "ymckok": 6, "ymckos": 6, "ymckoko": 7, "ko": 2}
@@ -133,6 +154,7 @@ class PrinterModel:
         self.cover_open = False
         self.latched: set[Condition] = set()
         self.fired: set[str] = set()
+        self.spurious: set[Condition] = set()  # reported by the next general status reply only, then forgotten
         self._add_blanks(cards)
         self.arm_faults()
 
@@ -206,7 +228,7 @@ class PrinterModel:
         """Take the next blank from the feeder to the print head. ``cards_fed`` advances here, and only here.
 
         Raises MechanismError (nothing fed) on cover open, feeder empty, ribbon ended, a full reject box or
-        output hopper, or a scripted fault due before this card.
+        output hopper, or a scripted fault due before this card (a scripted warning latches and feeds).
         """
         with self.lock:
             if self.card is not None:
@@ -235,16 +257,16 @@ class PrinterModel:
             card = self._card_at(Position.PRINT_HEAD, allow=(Position.CONTACTLESS,))
             self.check_usable(card)
             self.position = Position.PRINT_HEAD
+            blocker = self.print_blocker()
+            if blocker is not None:
+                card.failure = _FAULT_OF[blocker].value
+                self.changed()
+                raise MechanismError(blocker, f"card {card.index}: no panel is printed ({blocker.value})")
             self._spend(PANELS_SHARE / self.panels_per_card)
-            strikes = self.faults.card_faults(card.index)
+            strikes = self.faults.card_faults(card.index, Stage.PANELS)
             for kind in _PANEL_FAULTS:
                 if kind in strikes:
-                    card.failure = kind.value
-                    if kind is FaultKind.RIBBON_ENDS:
-                        self.latched.add(Condition.RIBBON_ENDED)
-                    self.changed()
-                    condition = _CONDITION_OF[kind]
-                    raise MechanismError(condition, f"card {card.index}: {kind.value}")
+                    self._strike(card, kind)
             if self.ribbon_panels_remaining <= 0:
                 card.failure = FaultKind.RIBBON_ENDS.value
                 self.changed()
@@ -255,6 +277,12 @@ class PrinterModel:
             if side not in card.sides_printed:
                 card.sides_printed.append(side)
             self.changed()
+
+    def print_blocker(self) -> Condition | None:
+        """The condition under which no panel can be printed now, if any."""
+        with self.lock:
+            errors = self.errors()
+            return next((c for c in PRINT_BLOCKERS if c in errors), None)
 
     def check_usable(self, card: CardRecord) -> None:
         """Raise MechanismError if ``card`` failed: such a card can only go to the reject box."""
@@ -279,6 +307,10 @@ class PrinterModel:
             self.check_usable(card)
             if self.hopper_capacity is not None and len(self.hopper) >= self.hopper_capacity:
                 raise MechanismError(Condition.HOPPER_FULL, "the output hopper is full")
+            strikes = self.faults.card_faults(card.index, Stage.EJECT)
+            for kind in (FaultKind.JAM, FaultKind.COVER_OPENS):
+                if kind in strikes and self._fire_once(card.index, Stage.EJECT, kind):
+                    self._strike(card, kind)
             self._spend(EJECT_SHARE)
             self.hopper.append(card)
             self._leave()
@@ -319,22 +351,59 @@ class PrinterModel:
                 raise EncodeError("no card at the contactless station")
             uid = self.read_uid()
             self._spend_seconds(self.seconds_per_encode)
-            if FaultKind.ENCODE_FAILS in self.faults.card_faults(self.card.index):
+            strikes = self.faults.card_faults(self.card.index, Stage.ENCODER)
+            if FaultKind.ENCODE_FAILS in strikes:
                 raise EncodeError(f"chip {uid} did not accept the data", chip_uid=uid)
+            if FaultKind.JAM in strikes:
+                self.card.failure = FaultKind.JAM.value  # stuck at the station; the chip still answers
+            for kind in strikes & _LATCHING:
+                self.latched.add(_CONDITION_OF[kind])
             self.card.encoded = payload is not None
             self.changed()
             return uid
 
-    def reply_fault(self) -> FaultKind | None:
-        """A scripted fault on the link for the card in the printer (garbled reply or no reply)."""
+    def link_fault(self, stage: Stage) -> FaultKind | None:
+        """The scripted link fault (garbled reply, no reply, link lost) due now at ``stage``, if any: for the card
+        in the printer, or before feeding for the next card. It fires once."""
+        with self.lock:
+            card = self.next_card if stage is Stage.FEED else (self.card.index if self.card else None)
+            if card is None:
+                return None
+            for clause in self.faults.pending(card, stage, LINK_FAULTS, self.fired):
+                self.fired.add(str(clause))
+                self.changed()
+                return clause.kind
+            return None
+
+    def spurious_panel_refusal(self) -> bool:
+        """A scripted spurious ribbon end on this card's panel, due now (fires once): the panel is refused
+        although ribbon remains, and the next general status reply reports the ribbon ended too."""
         with self.lock:
             if self.card is None:
-                return None
-            strikes = self.faults.card_faults(self.card.index)
-            for kind in (FaultKind.NO_REPLY, FaultKind.GARBLED_REPLY):
-                if kind in strikes:
-                    return kind
-            return None
+                return False
+            due = self.faults.pending(self.card.index, Stage.PANELS, [FaultKind.SPURIOUS_RIBBON_ENDED], self.fired)
+            for clause in due:
+                self.fired.add(str(clause))
+                self.spurious.add(Condition.RIBBON_ENDED)
+                self.changed()
+            return bool(due)
+
+    def take_spurious_status(self) -> frozenset[Condition]:
+        """The conditions the general status reply reports now although they are not there (once each)."""
+        with self.lock:
+            if self.card is None:
+                due = self.faults.pending(self.next_card, Stage.FEED, [FaultKind.SPURIOUS_RIBBON_ENDED], self.fired)
+                for clause in due:
+                    self.fired.add(str(clause))
+                    self.spurious.add(Condition.RIBBON_ENDED)
+                    self.changed()
+            taken, self.spurious = frozenset(self.spurious), set()
+            return taken
+
+    @property
+    def next_card(self) -> int:
+        """The number of the next blank to be fed ("card N" in fault scripts)."""
+        return self.cards_fed + 1
 
     # --- what an operator does with their hands ---
 
@@ -345,6 +414,14 @@ class PrinterModel:
         with self.lock:
             self._add_blanks(count)
             self.changed()
+
+    def print_test_cards(self, count: int) -> None:
+        """The operator prints ``count`` cards from the printer's own menu (a test or cleaning card): blanks
+        leave the feeder, the counter advances, and the cards land in the output hopper, all without a host."""
+        with self.lock:
+            for _ in range(count):
+                self.feed()
+                self.eject()
 
     def open_cover(self) -> None:
         with self.lock:
@@ -413,6 +490,21 @@ class PrinterModel:
             ):
                 self.fired.add(str(clause))
                 self.latched.add(_CONDITION_OF[clause.kind])
+
+    def _strike(self, card: CardRecord, kind: FaultKind) -> None:
+        """Fault ``kind`` strikes ``card`` in the printer: the card fails, what lasts latches; MechanismError."""
+        card.failure = kind.value
+        if kind in _LATCHING:
+            self.latched.add(_CONDITION_OF[kind])
+        self.changed()
+        raise MechanismError(_CONDITION_OF[kind], f"card {card.index}: {kind.value}")
+
+    def _fire_once(self, card: int, stage: Stage, kind: FaultKind) -> bool:
+        """Mark the clause for ``kind`` on ``card`` at ``stage`` fired; False if it already was."""
+        due = self.faults.pending(card, stage, [kind], self.fired)
+        for clause in due:
+            self.fired.add(str(clause))
+        return bool(due)
 
     def _card_at(self, position: Position, allow: tuple[Position, ...] = ()) -> CardRecord:
         if self.card is None:

@@ -8,7 +8,13 @@
 # printed by whatever moves the card on (``Sv``, ``Sr``, ``Sic``, ``Se``). A fault in a panel answers ERR on
 # that command, and the card stays in the printer until ``Ser`` (or the operator) takes it to the reject box,
 # unless error management was left to the printer (``Pem;0``/``Pem;1``), which then rejects it by itself.
-# With the cover open the printer takes no panel: ``Db`` answers the cover-open error, fed card or not.
+# With the cover open, a jam, the ribbon ended or jammed, or the head out of temperature the printer takes no
+# panel: ``Db`` answers that error, fed card or not.
+#
+# Scripted link faults (drivers/sim/faults.py) strike a card's command by stage: ``Pr`` before feeding, ``Sic``
+# at the encoder, the card's first ``Db`` during the panels, ``Se``/``Ser`` at eject. The printer carries the
+# command out; then the reply is garbled, withheld, or the link drops (`take_link_drop`: the in-process link
+# unplugs itself; a served link only withholds the reply).
 #
 # Serial ACK/NACK mode (``Pcom;<port>;<speed>;<parity>;<data bits>;<stop bits>;ACK/NACK``, or ``ack_nack``):
 # "OK" becomes ACK and an error becomes NACK + code (`NACK_CODE`). The guide does not say what a read command
@@ -24,7 +30,7 @@ import structlog
 from drivers.evolis import protocol
 from drivers.evolis.protocol import Command, CommandDecoder, ProtocolError
 from drivers.sim.cards import CardRecord
-from drivers.sim.faults import FaultKind
+from drivers.sim.faults import FaultKind, Stage
 from drivers.sim.model import WARNINGS, Condition, MechanismError, PrinterModel, SequenceError
 
 log = structlog.get_logger("drivers.sim.printer")
@@ -38,6 +44,7 @@ STATUS_FLAG: dict[Condition, str] = {
     Condition.PRINT_ERROR: protocol.ERR_RIBBON_ERROR,
     Condition.HEAD_TEMPERATURE: protocol.ERR_HEAD_TEMP,
     Condition.RIBBON_ENDED: protocol.DEF_RIBBON_ENDED,
+    Condition.RIBBON_JAM: protocol.ERR_RIBBON_ERROR,
     Condition.RIBBON_LOW: protocol.INF_RIBBON_LOW,
     Condition.REJECT_BOX_FULL: protocol.DEF_REJECT_BOX_FULL,
     Condition.HOPPER_FULL: protocol.DEF_HOPPER_FULL,
@@ -51,6 +58,7 @@ ERROR_REPLY: dict[Condition, str] = {
     Condition.PRINT_ERROR: "ERR RIBBON ERROR",
     Condition.HEAD_TEMPERATURE: "ERR HEAD TEMP",
     Condition.RIBBON_ENDED: "ERR RIBBON ENDED",
+    Condition.RIBBON_JAM: "ERR RIBBON ERROR",
     Condition.REJECT_BOX_FULL: "ERR REJECT BOX FULL",
     Condition.HOPPER_FULL: "ERR HOPPER FULL",
 }
@@ -68,12 +76,22 @@ NACK_CODE: dict[Condition, str] = {
     Condition.COVER_OPEN: "C",
     Condition.FEEDER_EMPTY: "F",
     Condition.RIBBON_ENDED: "R",
+    Condition.RIBBON_JAM: "R",
     Condition.PRINT_ERROR: "R",
 }
 NACK_MECHANICAL = "T"
 PCOM_SPEEDS = range(2400, 115200 + 1)
 
 SIDES = {"Sr": "front", "Sv": "back"}
+# The command a link fault strikes at each stage, and whether it is looked for before the command runs (the
+# card it concerns is known then) or after (the command feeds or moves the card it concerns).
+LINK_FAULT_COMMANDS: dict[str, tuple[Stage, bool]] = {
+    "Pr": (Stage.FEED, True),
+    "Sic": (Stage.ENCODER, False),
+    "Db": (Stage.PANELS, False),
+    "Se": (Stage.EJECT, True),
+    "Ser": (Stage.EJECT, True),
+}
 HOST_ERROR_MANAGEMENT = 2
 
 
@@ -107,6 +125,13 @@ class SimPrinter:
         self.last_feed_failed = False
         self._decoder = CommandDecoder()
         self._session = _Session()
+        self._link_dropped = False
+
+    def take_link_drop(self) -> bool:
+        """True once after a scripted "link lost": the link carrying the last reply must drop now."""
+        with self.model.lock:
+            dropped, self._link_dropped = self._link_dropped, False
+            return dropped
 
     def reset_link(self) -> None:
         """Forget a half-received command (the link was dropped); the card in the printer stays."""
@@ -128,7 +153,8 @@ class SimPrinter:
         """One decoded command to its reply bytes (empty when a scripted fault swallows the reply)."""
         with self.model.lock:
             self._sync_session()
-            link_fault = self.model.reply_fault() if cmd.name in ("Se", "Ser") else None
+            stage, before = LINK_FAULT_COMMANDS.get(cmd.name, (None, False))
+            link_fault = self._link_fault(stage) if stage is not None and before else None
             nack: str | None = None
             try:
                 text = self._dispatch(cmd)
@@ -144,12 +170,22 @@ class SimPrinter:
                 text = REPLY_SEQUENCE
                 nack = NACK_COMMAND
             reply = self._reply(text, nack)
+            if stage is not None and not before:
+                link_fault = self._link_fault(stage)
+            if link_fault is FaultKind.LINK_LOST:
+                self._link_dropped = True
+                return b""
             if link_fault is FaultKind.NO_REPLY:
                 return b""
             if link_fault is FaultKind.GARBLED_REPLY:
                 kept = reply[-1:] if reply.endswith(b"\r") else b""
                 return bytes(b ^ 0x80 for b in reply[: len(reply) - len(kept)]) + kept
             return reply
+
+    def _link_fault(self, stage: Stage) -> FaultKind | None:
+        if stage is Stage.FEED and self.model.card is not None:
+            return None  # before feeding means no card is in the printer yet
+        return self.model.link_fault(stage)
 
     def _reply(self, text: str, nack: str | None) -> bytes:
         """The bytes of a reply: ``text`` + CR, or in ACK/NACK mode ACK for "OK" and NACK + code for an error."""
@@ -246,7 +282,7 @@ class SimPrinter:
         return str(values[which])
 
     def _status(self) -> str:
-        conditions = self.model.conditions()
+        conditions = self.model.conditions() | self.model.take_spurious_status()
         flags = {STATUS_FLAG[c] for c in conditions}
         if conditions - WARNINGS:
             major = "ERROR"
@@ -296,10 +332,13 @@ class SimPrinter:
         if not session.open:
             raise SequenceError("no sequence started")
         panel, levels = cmd.params[0], int(cmd.params[1])
-        if Condition.COVER_OPEN in self.model.conditions():
-            raise MechanismError(Condition.COVER_OPEN, "no panel is printed with the cover open")
+        blocker = self.model.print_blocker()
+        if blocker is not None:
+            raise MechanismError(blocker, f"no panel is printed: {blocker.value}")
         self._flush()
         self._feed_or_keep(contactless=False)
+        if self.model.spurious_panel_refusal():
+            raise MechanismError(Condition.RIBBON_ENDED, "ribbon ended (spurious: ribbon remains)")
         session.pending = (panel, levels, cmd.data)
         return "OK"
 

@@ -12,7 +12,8 @@ class InProcessTransport:
     """`drivers.transport.Transport` to a `SimPrinter`. ``write`` runs the printer (mechanical time included,
     so the calling thread blocks as it would on real hardware) and queues its replies for ``read``.
 
-    ``unplug`` makes every call raise TransportError until ``plug``; ``close`` does so for good.
+    ``unplug`` makes every call raise TransportError until ``plug``; ``close`` does so for good. The printer
+    unplugs the link itself when a scripted "link lost" strikes.
     """
 
     def __init__(self, printer: SimPrinter) -> None:
@@ -25,6 +26,8 @@ class InProcessTransport:
     def write(self, data: bytes) -> None:
         self._check()
         replies = self.printer.receive(bytes(data))
+        if self.printer.take_link_drop():
+            self.unplug()  # a scripted "link lost": the printer acted on the command, its reply never arrives
         with self._ready:
             self._check()
             self._replies += replies

@@ -125,6 +125,27 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     _counted_totals,
+    # 3: reconciliations of each printer's card counter with the ledger, append-only like the ledger itself
+    # (IF NOT EXISTS: a database rebuilt from an older version's tables may hold them already).
+    """
+    CREATE TABLE IF NOT EXISTS reconciliations (
+        ledger_id INTEGER PRIMARY KEY REFERENCES ledger (id),
+        printer TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        previous_counter INTEGER NOT NULL,
+        consumed INTEGER NOT NULL,
+        explained INTEGER NOT NULL,
+        difference INTEGER NOT NULL,
+        unexplained INTEGER NOT NULL,
+        consumed_total INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS reconciliations_printer ON reconciliations (printer, ledger_id);
+    CREATE INDEX IF NOT EXISTS ledger_adjusted_by_printer ON ledger (printer, id) WHERE kind = 'adjusted';
+    CREATE TRIGGER IF NOT EXISTS reconciliations_no_update BEFORE UPDATE ON reconciliations
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER IF NOT EXISTS reconciliations_no_delete BEFORE DELETE ON reconciliations
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    """,
 ]
 
 
