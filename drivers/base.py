@@ -58,6 +58,7 @@ OUTPUT_FULL = Reason("output-area-full", Severity.ERROR)
 HEAD_TEMPERATURE = Reason("print-head-temperature", Severity.ERROR)
 CLEANING_REQUIRED = Reason("cleaning-required", Severity.REPORT)
 OFFLINE = Reason("offline", Severity.ERROR)
+ENCODER_UNAVAILABLE = Reason("encoder-unavailable", Severity.ERROR)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,16 @@ class Driver(Protocol):
         ...
 
 
+@runtime_checkable
+class CardInsideSensing(Protocol):
+    """A driver that tells whether a card is inside the printer and can send it to the reject box (start-up
+    settlement proves an interrupted card's fate with it; `drivers.evolis.driver.EvolisDriver` has it)."""
+
+    def card_inside(self) -> bool | None: ...
+
+    def reject_card(self) -> bool: ...
+
+
 class EncodeError(Exception):
     """The chip could not be written or read; the card must go to the reject box."""
 
@@ -203,3 +214,6 @@ class Encoder(Protocol):
     """
 
     def encode(self, payload: bytes | None) -> str: ...
+
+    def check(self) -> None:
+        """Raise EncodeError if the encoder cannot be reached now: asked before a blank is fed for a chip."""

@@ -34,8 +34,8 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class RolesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    viewer: list[str] = msgspec.field(default_factory=lambda: ["printd-view"])
-    operator: list[str] = msgspec.field(default_factory=lambda: ["printd"])
+    viewer: list[str] = msgspec.field(default_factory=lambda: ["printd"])
+    operator: list[str] = msgspec.field(default_factory=lambda: ["printd-operator"])
     supervisor: list[str] = msgspec.field(default_factory=lambda: ["printd-admin"])
 
     def as_dict(self) -> dict[str, list[str]]:
@@ -45,6 +45,9 @@ class RolesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class ControlConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     max_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1 << 20
     idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
+    request_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
+    write_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
+    max_clients: Annotated[int, msgspec.Meta(ge=1)] = 64
     socket_group: str | None = None
     roles: RolesConfig = msgspec.field(default_factory=RolesConfig)
 
@@ -73,6 +76,7 @@ class EvolisPrinterConfig(msgspec.Struct, tag="evolis", tag_field="type", forbid
     colour_levels: Literal[32, 64, 128] = 32
     reply_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 5.0
     motion_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 60.0
+    encoder: str | None = None  # the chip encoder beside it: sim+unix:///PATH (the simulator's); none: no chip stage
 
 
 class CupsPrinterConfig(msgspec.Struct, tag="cups", tag_field="type", forbid_unknown_fields=True, frozen=True):
@@ -132,6 +136,13 @@ def _check_printer(printer: PrinterConfig, where: str) -> None:
             open_transport(printer.transport)
         except ValueError as exc:
             raise ConfigError(f"{where}.transport: {exc}") from None
+        if printer.encoder is not None:
+            from drivers.sim.encoder_client import parse_encoder_url
+
+            try:
+                parse_encoder_url(printer.encoder)
+            except ValueError as exc:
+                raise ConfigError(f"{where}.encoder: {exc}") from None
 
 
 def load_config(path: Path) -> Config:

@@ -38,6 +38,7 @@ class SimSpec:
     ribbon: str = "kb"
     encoder: bool = True
     transport: str | None = None  # set: a real Evolis driver over this URL (e.g. a simulator served on a pty)
+    encoder_url: str | None = None  # with transport: the chip encoder beside it (sim+unix:///PATH)
     cups_queue: str | None = None  # set: printed through this CUPS queue (on cups_server)
     cups_server: str | None = None
 
@@ -94,6 +95,8 @@ class DaemonProcess:
                     "reply_timeout = 2.0",
                     "motion_timeout = 10.0",
                 ]
+                if spec.encoder_url is not None:
+                    lines.append(f"encoder = {toml_value(spec.encoder_url)}")
                 continue
             lines += [
                 "[[printer]]",
@@ -127,6 +130,19 @@ class DaemonProcess:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"printd did not start:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.05)
+
+    def spawn(self, extra_station: dict[str, Any] | None = None) -> subprocess.Popen[bytes]:
+        """Start printd and return at once, without waiting for its socket (a stale one may be left by a kill)."""
+        config = self.write_config(extra_station)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "printd.daemon", "run", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            )
+        return self.process
 
     def client(self) -> ControlClient:
         return ControlClient(self.socket, timeout=60)

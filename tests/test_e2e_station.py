@@ -135,7 +135,7 @@ def test_a_days_cards_on_two_printers_every_blank_accounted(daemon: DaemonProces
     assert stock["in_doubt"] == 0
     assert stock["printers"]["p1"]["issued"] + stock["printers"]["p2"]["issued"] == total
     reject_uids = {c.chip_uid for _, model in truths.values() for c in model.reject_box}
-    if over_serial:  # the chip encoder is not reachable over a pty: no UID was read
+    if over_serial:  # these simulators are served without their encoder socket: no UID was read
         assert all(s["chip_uid"] is None for s in spoiled)
     else:
         assert {s["chip_uid"] for s in spoiled} == reject_uids

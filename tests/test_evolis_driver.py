@@ -185,9 +185,10 @@ PAYLOAD = b"NIK=3171234567890001;NAME=SECRET PERSON"
 
 
 class FakeEncoder:
-    def __init__(self, printer: FakePrinter, fail: Exception | None = None) -> None:
+    def __init__(self, printer: FakePrinter, fail: Exception | None = None, unreachable: bool = False) -> None:
         self.printer = printer
         self.fail = fail
+        self.unreachable = unreachable
         self.payloads: list[bytes | None] = []
 
     def encode(self, payload: bytes | None) -> str:
@@ -196,6 +197,10 @@ class FakeEncoder:
         if self.fail is not None:
             raise self.fail
         return "04A1B2C3D4E5F6"
+
+    def check(self) -> None:
+        if self.unreachable:
+            raise EncodeError("the chip encoder is not reachable: connection refused")
 
 
 def make(printer: FakePrinter, **options: Any) -> EvolisDriver:
@@ -521,6 +526,16 @@ def test_spoiled_encode_failed() -> None:
     assert result.chip_uid == "04FFEE"
     assert printer.card_commands() == ["Pr;kb", "Sic", "Ser"]
     assert not printer.card_inside
+
+
+def test_not_fed_when_the_encoder_cannot_be_reached() -> None:
+    printer = FakePrinter()
+    encoder = FakeEncoder(printer, unreachable=True)
+    result = make(printer, encoder=encoder).print_card(Card(front=FRONT, chip_payload=PAYLOAD))
+    assert result.outcome is Outcome.NOT_FED and result.blank_consumed is False
+    assert result.reason == base.ENCODER_UNAVAILABLE and "not reachable" in result.detail
+    assert printer.card_commands() == ["Pr;kb"]  # no Sic: the blank stayed in the feeder
+    assert encoder.payloads == [] and not printer.card_inside
 
 
 def test_spoiled_when_encoder_breaks() -> None:

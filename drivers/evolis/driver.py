@@ -200,6 +200,26 @@ class EvolisDriver:
         if not reply.ok:
             raise DriverError("the printer refused to clear its errors")
 
+    # Start-up settlement asks these two to prove the fate of a card a crash left inside the printer.
+
+    def card_inside(self) -> bool | None:
+        """The card-presence sensor (``Rse;p``): True or False where it answers CARD or NO CARD (the simulator
+        does), None for any other answer (the guide documents a sensor voltage, which is not interpreted).
+        PrinterOfflineError when the printer cannot be reached."""
+        try:
+            reply = self._link.exchange(Command("Rse", ("p",)))
+        except (TransportError, NoReplyError) as exc:
+            raise PrinterOfflineError(f"printer not reachable: {exc}") from exc
+        return {"CARD": True, "NO CARD": False}.get(reply.text.strip().upper())
+
+    def reject_card(self) -> bool:
+        """``Ser``: send the card in the printer to the reject box; True when the printer answers OK.
+        PrinterOfflineError when the printer cannot be reached or does not answer (the card may have moved)."""
+        try:
+            return self._link.exchange(protocol.reject_card(), self.motion_timeout).ok
+        except (TransportError, NoReplyError) as exc:
+            raise PrinterOfflineError(f"printer not reachable: {exc}") from exc
+
     def print_card(self, card: Card) -> CardResult:
         """Print (and encode) one card. Raises DriverError only before anything is sent, when a face cannot
         be read; every other outcome is a CardResult (see the top of this module)."""
@@ -292,6 +312,10 @@ class _CardRun:
         try:
             self._step(protocol.set_ribbon(d.ribbon))
             if d.encoder is not None:
+                try:
+                    d.encoder.check()
+                except EncodeError as exc:  # a chip cannot be written: feeding a blank now would only spoil it
+                    return self._not_fed(base.ENCODER_UNAVAILABLE, str(exc))
                 self.may_be_fed = True
                 self._step(protocol.park_contactless(), motion=True)
                 encoded = self._encode(d.encoder)
@@ -327,16 +351,19 @@ class _CardRun:
         raise _StepFailedError(cmd.name, reply)
 
     def _looks_spurious(self, cmd: Command) -> bool:
-        """An error reply with a printer that, asked twice, reports no error: worth one more try."""
+        """An error reply that the printer's status, read twice, does not bear out: worth one more try.
+
+        Only the second read decides: a false error (a Primacy reporting its ribbon ended while ribbon remains)
+        can show in the reply and in the status read right after it, and is gone from the next. A condition
+        that is really there is in both reads, and the card is settled as the failure it is."""
         if cmd.name == "Se":
             return False  # the card may have left; sending Se again could eject the next one
         d = self.d
-        if d._status().errors:
-            return False
+        first = d._status()
         d._sleep(d.confirm_delay)
         if d._status().errors:
             return False
-        log.info("evolis.spurious_error_reply", command=cmd.name)
+        log.info("evolis.spurious_error_reply", command=cmd.name, first=sorted(str(r) for r in first.errors))
         return True
 
     def _panels(self, side: list[Panel]) -> None:

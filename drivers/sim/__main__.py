@@ -14,7 +14,8 @@ from typing import Any
 
 import structlog
 
-from drivers.sim import make_sim_printer
+from drivers.sim import SimHandle, make_sim_printer
+from drivers.sim.encoder_endpoint import EncoderEndpoint
 from drivers.sim.faults import FaultScriptError
 from drivers.sim.model import PrinterModel
 from drivers.sim.serve import PtyServer, ServerLockedError, StateLock
@@ -30,8 +31,10 @@ stdout, one line, as soon as it can be opened: a host drives the printer there w
 will. Every physical change is saved to the state file, which is loaded again at the next start (--cards is
 then ignored). SIGTERM or SIGINT stops the server once the command in progress is answered.
 
-The chip encoder is not served: over a serial link an encoder is a separate device, so this printer takes
-no encoder and chip UIDs are not read over the pty.
+Beside a real printer the chip encoder is a device of its own. Without --encoder-socket, the chip
+encoder is not served: this printer takes no encoder and chip UIDs are not read. With --encoder-socket PATH
+it is served on that Unix socket, ready before the pty path is printed; a host reaches it as
+encoder = "sim+unix://PATH" (the request/reply protocol: drivers/sim/encoder_endpoint.py).
 """
 
 ACTIONS: dict[str, tuple[str, Callable[[PrinterModel], object]]] = {
@@ -93,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--link", metavar="PATH", type=Path, help="also make this path a symbolic link to the pty, for a stable name"
     )
+    serve.add_argument(
+        "--encoder-socket", metavar="PATH", type=Path, help="serve the chip encoder on this Unix socket (default: none)"
+    )
+    serve.add_argument(
+        "--seconds-per-encode", metavar="S", type=float, default=0.0, help="the encoder's time for one chip (0)"
+    )
     serve.set_defaults(run=_serve)
 
     status = commands.add_parser("status", help="print the physical truth from the state file as JSON")
@@ -125,12 +134,17 @@ def _serve(args: argparse.Namespace) -> int:
             state_file=args.state_file,
             save_png_dir=args.save_png_dir,
             ribbon=args.ribbon,
-            encoder=False,
+            encoder=args.encoder_socket is not None,
+            seconds_per_encode=args.seconds_per_encode,
         )
         handle.printer.ack_nack = args.ack_nack
         server = PtyServer(handle.printer)
         try:
-            with _linked(args.link, server.path), _stop_on_signals(server):
+            with (
+                _encoder_served(handle, args.encoder_socket),
+                _linked(args.link, server.path),
+                _stop_on_signals(server),
+            ):
                 print(server.path, flush=True)
                 server.serve_forever()
         finally:
@@ -138,6 +152,15 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         lock.release()
     return 0
+
+
+@contextlib.contextmanager
+def _encoder_served(handle: SimHandle, path: Path | None) -> Iterator[None]:
+    if handle.encoder is None or path is None:
+        yield
+        return
+    with EncoderEndpoint(handle.encoder, path):
+        yield
 
 
 @contextlib.contextmanager

@@ -17,3 +17,6 @@ class SimEncoder:
 
     def encode(self, payload: bytes | None) -> str:
         return self.model.encode(payload)
+
+    def check(self) -> None:
+        """In the same process as the model: always reachable."""
