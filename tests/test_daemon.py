@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import card_png
+from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import ROOT, DaemonProcess, SimSpec, wait_for
 
 
@@ -77,3 +77,27 @@ def test_spool_and_logs_hold_no_personal_data(daemon: DaemonProcess, tmp_path: P
     # the daemon logs JSON lines when its output is not a terminal
     events = [json.loads(line)["event"] for line in daemon.log_path.read_text().splitlines() if line.startswith("{")]
     assert "printd.ready" in events and "job.printed" in events and "printd.stopped" in events
+
+
+def test_sigterm_stops_claiming_and_lets_the_card_in_the_printer_finish(tmp_path: Path) -> None:
+    d = DaemonProcess(tmp_path, [SimSpec("p1", seconds_per_card=2.0)])
+    d.start()
+    try:
+        client = d.client()
+        client.call("stock.receive", {"count": 5, "ref": "DO-1"})
+        face = tmp_path / "face.png"
+        face.write_bytes(card_png("STOP"))
+        for ref in ("in-printer", "waiting"):
+            client.call("jobs.submit", {"job": {"ref": ref, "front": str(face)}})
+        wait_for(lambda: client.call("jobs.get", {"job": "in-printer"})["state"] == "printing", 10, "a card")  # type: ignore[index]
+        client.close()
+        assert d.stop() == 0  # SIGTERM mid-card: a clean exit once the card is out
+    finally:
+        d.kill()
+    store = d.open_store()
+    assert store.get_job("in-printer").state.value == "done"
+    assert store.get_job("waiting").state.value == "queued"  # not claimed after SIGTERM, still in the queue
+    assert not store.open_attempts()
+    assert_ledger_consistent(store)
+    assert store.balance().issued == 1 == d.physical_truth("p1")[0].in_hopper
+    store.close()
