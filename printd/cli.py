@@ -72,6 +72,16 @@ def _serials(text: str) -> str:
     return text
 
 
+def _nonzero_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number such as -2 or 5, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number of blanks other than 0")
+    return value
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -116,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     receive.add_argument("count", type=_positive_int, metavar="N", help="number of blank cards received")
     receive.add_argument("--ref", required=True, type=_nonempty, help="delivery reference (e.g. the handover note)")
     receive.add_argument("--serials", type=_serials, metavar="FIRST-LAST", help="serial range of the blanks")
+    adjust = add(
+        "adjust",
+        "Correct the stock on hand by N blanks, e.g. -2 for test cards printed from a printer's menu (supervisor).",
+        stock_commands,
+    )
+    adjust.add_argument("count", type=_nonzero_int, metavar="N", help="blanks to add (+N) or write off (-N)")
+    adjust.add_argument("--reason", required=True, type=_nonempty, help="why, for the ledger (no personal data)")
+    adjust.add_argument("--printer", help="the printer the difference belongs to (explains a reconcile difference)")
 
     jobs = add("jobs", "List jobs, newest first.")
     jobs.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
@@ -145,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     printer_commands = printers.add_subparsers(dest="printer_command", metavar="SUBCOMMAND", required=True)
     add("pause", "Stop a printer taking new cards.", printer_commands).add_argument("printer", metavar="NAME")
     add("resume", "Let a paused printer take cards again.", printer_commands).add_argument("printer", metavar="NAME")
+
+    reconcile = add(
+        "reconcile",
+        "Compare each printer's card counter with the blanks the ledger booked on it since the last"
+        " reconciliation, show any difference (blanks fed outside printd) and record it in the ledger.",
+    )
+    reconcile.add_argument("printer", nargs="?", metavar="PRINTER", help="only this printer (default: all)")
 
     spoiled = add("spoiled", "List spoiled blanks.")
     spoiled.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only spoils from this day on")
@@ -412,18 +437,28 @@ def _render_batch(
 
 def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
     if args.stock_command == "receive":
-        params = {"count": args.count, "ref": args.ref, "serials": args.serials}
+        params: dict[str, object] = {"count": args.count, "ref": args.ref, "serials": args.serials}
+        done = f"Received {args.count} blank card(s) under {args.ref}"
+    elif args.stock_command == "adjust":
+        params = {"count": args.count, "reason": args.reason, "printer": args.printer}
+        done = f"Adjusted the stock by {args.count:+d} blank(s)"
+    else:
+        return _simple("stock.summary", lambda _: {}, render_stock)(args, client, out)
 
-        def render(console: Console, result: object) -> None:
-            console.print(
-                Text(
-                    f"Received {args.count} blank card(s) under {args.ref} (ledger event {_get(result, 'event_id')}); "
-                    f"on hand now {_get(result, 'on_hand')}."
-                )
-            )
+    def render(console: Console, result: object) -> None:
+        event, on_hand = _get(result, "event_id"), _get(result, "on_hand")
+        console.print(Text(f"{done} (ledger event {event}); on hand now {on_hand}."))
 
-        return _simple("stock.receive", lambda _: params, render)(args, client, out)
-    return _simple("stock.summary", lambda _: {}, render_stock)(args, client, out)
+    return _simple(f"stock.{args.stock_command}", lambda _: params, render)(args, client, out)
+
+
+def _reconcile(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    result = client.call("printers.reconcile", {"printer": args.printer})
+    if out.json:
+        out.emit_json(result)
+    else:
+        render_reconciliations(out.console, result)
+    return EXIT_ERROR if _rows(_get(result, "errors")) else EXIT_OK
 
 
 def _printers(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
@@ -486,6 +521,10 @@ def _stock_table(stock: object) -> Table:
 
 def render_status(console: Console, status: object) -> None:
     console.print(Text(f"Station {_get(status, 'station')}", style="bold"))
+    storage = _get(status, "storage")
+    if _get(storage, "available") is False:
+        since, code = _get(storage, "since"), _get(storage, "code")
+        console.print(Text(f"Storage failing since {since} [{code}]: {_get(storage, 'message')}", style="bold red"))
     console.print(_printer_table(_rows(_get(status, "printers"))))
     queue = _get(status, "queue")
     table = Table(*(s.replace("_", " ").capitalize() for s in JOB_STATES), title="Queue")
@@ -545,6 +584,48 @@ def render_printer(console: Console, printer: object) -> None:
     console.print(_printer_table([printer] if isinstance(printer, dict) else [], title=None))
 
 
+RECONCILE_FIELDS = (
+    ("printer", "Printer"),
+    ("previous_counter", "Counter before"),
+    ("counter", "Counter now"),
+    ("counted", "Fed (counter)"),
+    ("booked", "Booked (ledger)"),
+    ("difference", "Difference"),
+    ("explained", "Explained"),
+    ("unexplained", "Unexplained"),
+)
+
+
+def render_reconciliations(console: Console, result: object) -> None:
+    rows = _rows(_get(result, "reconciliations"))
+    if rows:
+        table = Table(*(title for _, title in RECONCILE_FIELDS), title="Card counters against the ledger")
+        for r in rows:
+            cells = [_cell(r.get(key)) for key, _ in RECONCILE_FIELDS]
+            for index, (key, _) in enumerate(RECONCILE_FIELDS):
+                if key in ("difference", "unexplained") and r.get(key):
+                    cells[index] = Text(f"{r[key]:+d}", style="bold red")
+            table.add_row(*cells)
+        console.print(table)
+    for r in rows:
+        unexplained = r.get("unexplained")
+        if isinstance(unexplained, int) and unexplained:
+            console.print(
+                Text(
+                    f"! {r.get('printer')}: {unexplained:+d} blank(s) unexplained; find out why, then have a"
+                    f" supervisor book it: printctl stock adjust {-unexplained:+d} --printer {r.get('printer')}"
+                    " --reason WHY",
+                    style="yellow",
+                )
+            )
+    for e in _rows(_get(result, "errors")):
+        error = e.get("error") if isinstance(e.get("error"), dict) else {}
+        assert isinstance(error, dict)
+        console.print(Text(f"! {e.get('printer')}: not reconciled: {error.get('message')} [{error.get('code')}]"))
+    if not rows and not _rows(_get(result, "errors")):
+        console.print("No printers.")
+
+
 def render_spoiled(console: Console, spoils: object) -> None:
     rows = _rows(spoils)
     if not rows:
@@ -568,6 +649,7 @@ COMMANDS: Mapping[str, Command] = {
     "release": _simple("jobs.release", _job_params, render_job),
     "reprint": _simple("jobs.reprint", _job_params, render_job),
     "printers": _printers,
+    "reconcile": _reconcile,
     "spoiled": _simple("spoiled.list", lambda a: {"since": a.since, "category": a.category}, render_spoiled),
     "spoil": _simple(
         "jobs.spoil",
@@ -603,20 +685,30 @@ def _error_dict(error: PrintdError | DaemonUnreachableError) -> dict[str, object
     return error.as_dict()
 
 
+def forbidden_text(details: Mapping[str, object]) -> str:
+    """What a person reads when printd refuses them: the role it takes, theirs, and the group that grants it."""
+    needed = details.get("required_role") or "a higher"
+    user = details.get("user") or _current_user()
+    has = details.get("role")
+    yours = f"you ({user}) have the {has} role" if has else f"you ({user}) have no printd role"
+    groups = details.get("groups")
+    if isinstance(groups, list) and groups:
+        group = groups[0]
+        return (
+            f"permission denied: this needs the {needed} role and {yours}. Membership of group {group!r} "
+            f"grants it: ask an administrator to run 'usermod -aG {group} {user}', then log in again."
+        )
+    return (
+        f"permission denied: this needs the {needed} role and {yours}. No group grants it in printd's "
+        "configuration ([control.roles]), so only root can do this."
+    )
+
+
 def _report_error(out: Output, error: PrintdError, *, json_too: bool = True) -> None:
     if out.json and json_too:
         out.emit_json({"error": error.as_dict()})
     if error.code == "auth.forbidden":
-        role = error.details.get("required_role") or "a higher"
-        groups = error.details.get("groups")
-        if isinstance(groups, list) and groups:
-            group = groups[0]
-            out.error(
-                f"permission denied: this needs the {role} role, which membership of group {group!r} grants. "
-                f"Ask an administrator to run 'usermod -aG {group} {_current_user()}', then log in again."
-            )
-        else:
-            out.error(f"permission denied: this needs the {role} role. {error.message}")
+        out.error(forbidden_text(error.details))
         return
     out.error(f"{error.message} [{error.code}]")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import socket
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -64,6 +65,7 @@ class FakeDaemon:
         "status": Role.VIEWER,
         "stock.summary": Role.VIEWER,
         "stock.receive": Role.SUPERVISOR,
+        "stock.adjust": Role.SUPERVISOR,
         "jobs.list": Role.VIEWER,
         "jobs.get": Role.VIEWER,
         "jobs.submit": Role.OPERATOR,
@@ -99,7 +101,7 @@ class FakeDaemon:
             }
         if method == "stock.summary":
             return STOCK
-        if method == "stock.receive":
+        if method in ("stock.receive", "stock.adjust"):
             return {"event_id": 41, "on_hand": 5980}
         if method == "jobs.list":
             return [{k: v for k, v in JOB.items() if k != "history"}]
@@ -170,6 +172,8 @@ COMMAND_PATHS = [
     ["status"],
     ["stock"],
     ["stock", "receive"],
+    ["stock", "adjust"],
+    ["reconcile"],
     ["jobs"],
     ["job"],
     ["submit"],
@@ -203,6 +207,9 @@ def test_help_everywhere(capsys: pytest.CaptureFixture[str], path: list[str]) ->
         ["stock", "receive", "ten", "--ref", "D-1"],
         ["stock", "receive", "10"],
         ["stock", "receive", "10", "--ref", "D-1", "--serials", "A100"],
+        ["stock", "adjust", "0", "--reason", "miscount"],
+        ["stock", "adjust", "-2"],
+        ["stock", "adjust", "-2", "--reason", " "],
         ["jobs", "--state", "lost"],
         ["jobs", "--limit", "0"],
         ["spoiled", "--since", "30-11-2026"],
@@ -285,6 +292,11 @@ def test_json_output_is_the_reply(capsys: pytest.CaptureFixture[str], sock: Path
             ["stock", "receive", "5", "--ref", "BA-78", "--serials", "K0001-K0005"],
             "stock.receive",
             {"count": 5, "ref": "BA-78", "serials": "K0001-K0005"},
+        ),
+        (
+            ["stock", "adjust", "-2", "--reason", "test cards from the menu", "--printer", "evo1"],
+            "stock.adjust",
+            {"count": -2, "reason": "test cards from the menu", "printer": "evo1"},
         ),
         (["jobs"], "jobs.list", {"state": None, "limit": 50}),
         (["jobs", "--state", "in_doubt", "--limit", "5"], "jobs.list", {"state": "in_doubt", "limit": 5}),
@@ -376,11 +388,26 @@ def test_forbidden_says_which_group(capsys: pytest.CaptureFixture[str], tmp_path
     with ServerThread(daemon, path, role_resolver=viewer):
         code, _, err = run(capsys, "--socket", str(path), "stock", "receive", "10", "--ref", "D-1")
         assert code == EXIT_ERROR
-        assert "supervisor role" in err and "group 'printd-admin'" in err and "usermod -aG printd-admin" in err
+        me = pwd.getpwuid(os.getuid()).pw_name
+        assert f"this needs the supervisor role and you ({me}) have the viewer role" in err
+        assert "group 'printd-admin'" in err and f"usermod -aG printd-admin {me}" in err
         code, out, _ = run(capsys, "--socket", str(path), "--json", "hold", "12")
         assert code == EXIT_ERROR
         assert msgspec.json.decode(out)["error"]["code"] == "auth.forbidden"
     assert daemon.sent == []
+
+
+def test_forbidden_text_without_a_role_or_a_granting_group() -> None:
+    from printd.cli import forbidden_text
+
+    nobody = {"required_role": "viewer", "role": None, "user": "dewi", "groups": ["printd-view", "printd"]}
+    assert forbidden_text(nobody) == (
+        "permission denied: this needs the viewer role and you (dewi) have no printd role. Membership of group "
+        "'printd-view' grants it: ask an administrator to run 'usermod -aG printd-view dewi', then log in again."
+    )
+    closed = {"required_role": "supervisor", "role": "operator", "user": "budi", "groups": []}
+    assert "you (budi) have the operator role" in forbidden_text(closed)
+    assert "only root can do this" in forbidden_text(closed)
 
 
 # ---- submitting ------------------------------------------------------------------------------------

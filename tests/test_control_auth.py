@@ -22,8 +22,8 @@ from printd.control.auth import (
 
 DAEMON = 990
 GROUPS = {
-    1001: {"alice", "printd-view"},
-    1002: {"budi", "printd", "printd-view"},
+    1001: {"alice", "printd"},
+    1002: {"budi", "printd", "printd-operator"},
     1003: {"citra", "printd-admin", "cdrom"},
     1004: {"dewi", "plugdev"},
 }
@@ -70,11 +70,11 @@ def test_bad_roles_config_names_the_key() -> None:
     with pytest.raises(ValueError, match="admin"):
         parse_roles({"admin": ["wheel"]})
     with pytest.raises(ValueError, match=r"roles\.viewer"):
-        parse_roles({"viewer": "printd-view"})
+        parse_roles({"viewer": "printd"})
 
 
 def test_groups_granting_a_role() -> None:
-    assert groups_granting(Role.VIEWER) == ["printd-view", "printd", "printd-admin"]
+    assert groups_granting(Role.VIEWER) == ["printd", "printd-operator", "printd-admin"]
     assert groups_granting(Role.SUPERVISOR) == ["printd-admin"]
     assert groups_granting(Role.SUPERVISOR, {"supervisor": []}) == []
 
@@ -88,10 +88,23 @@ def test_forbidden_names_the_group() -> None:
         "method": "stock.receive",
         "required_role": "supervisor",
         "role": "viewer",
+        "user": "alice",
         "groups": ["printd-admin"],
     }
     nobody = forbidden("status", Role.VIEWER, Caller(1004, 1004, 56, "dewi", None), {"supervisor": []})
     assert "only root" in nobody.message and nobody.details["role"] is None
+
+
+def test_forbidden_without_a_role_names_no_method() -> None:
+    dewi = Caller(1004, 1004, 56, "dewi", None)
+    err = forbidden(None, Role.VIEWER, dewi)
+    assert err.message == (
+        "printd answers only callers with the viewer role and dewi has no printd role; "
+        "ask an administrator to add dewi to group 'printd' and log in again."
+    )
+    assert err.details["method"] is None and err.details["groups"] == ["printd", "printd-operator", "printd-admin"]
+    long_name = forbidden("x" * 10_000, Role.OPERATOR, dewi)
+    assert len(str(long_name.details["method"])) == 64 and len(long_name.message) < 300
 
 
 def test_peer_credentials_of_a_real_socket() -> None:

@@ -75,6 +75,15 @@ def test_crlf_and_blank_lines() -> None:
     assert events == [Request("status", {}, 1)]
 
 
+def test_pending_counts_the_unfinished_request() -> None:
+    conn = Connection()
+    assert conn.pending == 0
+    conn.feed(b'{"jsonrpc":"2.0","id":1,"method":"status"}\n{"jsonrpc"')
+    assert conn.pending == len(b'{"jsonrpc"')
+    conn.feed(b':"2.0","id":2,"method":"status"}\n')
+    assert conn.pending == 0
+
+
 def test_unterminated_last_line_at_end_of_input() -> None:
     conn = Connection()
     assert conn.feed(b'{"jsonrpc":"2.0","id":1,"method":"status"}') == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
 import logging
 import os
@@ -322,30 +323,173 @@ def test_oversize_request_is_answered_then_closed(sock_path: Path, toy: ToyDispa
             assert big.value.code == "request.too_large"
 
 
-def test_misbehaving_clients_do_not_hurt_the_server(sock_path: Path, toy: ToyDispatcher) -> None:
-    with ServerThread(toy, sock_path, idle_timeout=0.3) as served:
-        # Hangs up with a request in flight.
-        gone = raw(served.path)
-        gone.sendall(request(1, "sleep", seconds=0.1))
-        gone.close()
-        # Sends half a line and stalls: dropped after the idle timeout.
-        stalled = raw(served.path)
+def test_a_client_gone_mid_request_does_not_hurt_the_server(served: ServerThread) -> None:
+    gone = raw(served.path)
+    gone.sendall(request(1, "sleep", seconds=0.1))
+    gone.close()
+    time.sleep(0.2)
+    with ControlClient(served.path) as client:
+        assert client.call("ping") == "pong"
+
+
+def read_to_end(s: socket.socket) -> bytes:
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    return data
+
+
+def test_half_a_request_then_silence_is_answered_and_closed(sock_path: Path, toy: ToyDispatcher) -> None:
+    with ServerThread(toy, sock_path, idle_timeout=0.3, request_timeout=30) as served, raw(served.path) as stalled:
         stalled.sendall(b'{"jsonrpc":"2.0",')
-        # Floods requests and never reads: its own problem.
+        started = time.monotonic()
+        replies = [msgspec.json.decode(line) for line in read_to_end(stalled).splitlines()]
+        assert 0.25 < time.monotonic() - started < 2.5
+    assert [r["error"]["data"]["code"] for r in replies] == ["request.timeout"]
+    assert replies[0]["id"] is None and "newline" in replies[0]["error"]["message"]
+    assert toy.calls == []
+
+
+def test_a_trickled_request_is_cut_at_the_request_timeout_and_blocks_nobody(
+    sock_path: Path, toy: ToyDispatcher
+) -> None:
+    line = request(1, "echo", pad="t" * 200)
+    with ServerThread(toy, sock_path, idle_timeout=5, request_timeout=0.6) as served:
+        # Within the limit, byte by byte: answered like any other request.
+        with raw(served.path) as quick:
+            for byte in request(2, "ping"):
+                quick.send(bytes([byte]))
+                time.sleep(0.005)
+            assert read_replies(quick, 1) == [{"jsonrpc": "2.0", "id": 2, "result": "pong"}]
+        # A byte every 20 ms, each pause far below the idle timeout: the whole line would take 5 s.
+        trickler = raw(served.path)
+        stop = threading.Event()
+        cut: list[float] = []
+
+        def trickle() -> None:
+            started = time.monotonic()
+            try:
+                for byte in line:
+                    if stop.is_set():
+                        return
+                    trickler.send(bytes([byte]))
+                    time.sleep(0.02)
+            except (BrokenPipeError, ConnectionResetError):
+                cut.append(time.monotonic() - started)
+
+        sender = threading.Thread(target=trickle)
+        sender.start()
+        latencies = []
+        for _ in range(10):  # meanwhile other clients are served at once
+            t = time.monotonic()
+            with ControlClient(served.path) as client:
+                assert client.call("ping") == "pong"
+            latencies.append(time.monotonic() - t)
+            time.sleep(0.05)
+        trickler.settimeout(5)
+        data = b""
+        while chunk := trickler.recv(65536):
+            data += chunk
+        stop.set()
+        sender.join(10)
+        trickler.close()
+    assert max(latencies) < 0.3
+    replies = [msgspec.json.decode(x) for x in data.splitlines()]
+    assert [r["error"]["data"]["code"] for r in replies] == ["request.timeout"]
+    assert replies[0]["error"]["data"]["request_timeout_seconds"] == 0.6
+    assert "echo" not in toy.calls
+
+
+def test_a_client_that_never_reads_is_cut_off_and_blocks_nobody(sock_path: Path, toy: ToyDispatcher) -> None:
+    with ServerThread(toy, sock_path, write_timeout=0.5) as served:
         flood = raw(served.path)
         flood.setblocking(False)
-        try:
-            for _ in range(2000):
-                flood.send(request(1, "echo", pad="z" * 1000))
-        except BlockingIOError:
-            pass
-        with ControlClient(served.path) as client:
-            assert client.call("ping") == "pong"
-        assert stalled.recv(100) == b""  # closed by the server
-        stalled.close()
+        sent = 0
+        started = time.monotonic()
+        cut_off = False
+        while time.monotonic() - started < 5:
+            try:
+                sent += flood.send(request(1, "echo", pad="z" * 4000))
+            except BlockingIOError:
+                with ControlClient(served.path) as client:  # others are served while it stalls
+                    assert client.call("ping") == "pong"
+                time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                cut_off = True
+                break
+        elapsed = time.monotonic() - started
         flood.close()
+        assert cut_off, "the server kept a client that reads nothing"
+        assert 0.5 < elapsed < 4
         with ControlClient(served.path) as client:
             assert client.call("ping") == "pong"
+    assert sent > 100_000
+
+
+def test_shutdown_does_not_wait_for_a_client_that_never_reads(sock_path: Path, toy: ToyDispatcher) -> None:
+    server = ServerThread(toy, sock_path, write_timeout=60).__enter__()
+    flood = raw(sock_path)
+    flood.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        for _ in range(5000):
+            flood.send(request(1, "echo", pad="z" * 4000))
+    time.sleep(0.3)  # the server is now stuck writing replies nobody reads
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 5
+    flood.close()
+
+
+def test_connections_beyond_the_limit_are_told_printd_is_busy(sock_path: Path, toy: ToyDispatcher) -> None:
+    with ServerThread(toy, sock_path, max_clients=3) as served:
+        held = [ControlClient(served.path) for _ in range(3)]
+        for client in held:
+            assert client.call("ping") == "pong"  # each is connected and counted
+        with ControlClient(served.path) as extra, pytest.raises(PrintdError) as busy:
+            extra.call("ping")
+        assert busy.value.code == "server.busy" and busy.value.details["limit"] == 3
+        assert "try again" in busy.value.message
+        with raw(served.path) as s:  # answered, then a clean end of stream
+            s.sendall(request(9, "ping"))
+            replies = [msgspec.json.decode(x) for x in read_to_end(s).splitlines()]
+        assert [(r["id"], r["error"]["data"]["code"]) for r in replies] == [(None, "server.busy")]
+        held.pop().close()
+        time.sleep(0.1)
+        with ControlClient(served.path) as client:
+            assert client.call("ping") == "pong"
+        for client in held:
+            assert client.call("ping") == "pong"
+            client.close()
+
+
+def test_many_clients_at_once_up_to_the_limit(sock_path: Path, toy: ToyDispatcher) -> None:
+    with ServerThread(toy, sock_path, max_clients=40) as served:
+        clients = [ControlClient(served.path) for _ in range(40)]
+        try:
+            with ThreadPoolExecutor(40) as pool:
+                replies = list(pool.map(lambda c: c.call("sleep", {"seconds": 0.3, "tag": id(c)}), clients))
+        finally:
+            for c in clients:
+                c.close()
+    assert replies == [id(c) for c in clients]
+
+
+def test_batch_and_deep_nesting_are_refused_and_the_connection_kept(served: ServerThread, toy: ToyDispatcher) -> None:
+    def nested(rid: int, depth: int) -> bytes:
+        return b'{"jsonrpc":"2.0","id":%d,"method":"echo","params":{"a":%s%s}}\n' % (rid, b"[" * depth, b"]" * depth)
+
+    with raw(served.path) as s:
+        s.sendall(b"[" + request(1, "ping").strip() + b"," + request(3, "ping").strip() + b"]\n")
+        s.sendall(nested(2, 40) + nested(5, 200_000) + request(4, "ping"))
+        replies = read_replies(s, 4)
+    assert [(r["id"], r.get("error", {}).get("data", {}).get("code")) for r in replies] == [
+        (None, "request.invalid"),
+        (2, "request.invalid"),
+        (None, "request.invalid"),  # too deep even to read its id
+        (4, None),
+    ]
+    assert "Batch" in replies[0]["error"]["message"]
+    assert toy.calls == ["ping"]
 
 
 def test_half_closed_client_gets_its_answers(served: ServerThread) -> None:
@@ -371,21 +515,37 @@ def test_forbidden_names_the_granting_group(sock_path: Path, toy: ToyDispatcher)
         with pytest.raises(PrintdError) as denied:
             client.call("submit", {"ref": "A-1"})
     assert denied.value.code == "auth.forbidden"
-    assert denied.value.details["groups"] == ["printd", "printd-admin"]
+    assert denied.value.details["groups"] == ["printd-operator", "printd-admin"]
     assert denied.value.details["required_role"] == "operator"
-    assert "'printd'" in denied.value.message
+    assert "'printd-operator'" in denied.value.message
     assert toy.calls == ["ping"]
 
 
-def test_no_role_may_do_nothing(sock_path: Path, toy: ToyDispatcher) -> None:
-    with served_as(toy, sock_path, None) as served, ControlClient(served.path) as client:
-        with pytest.raises(PrintdError) as denied:
-            client.call("ping")
-        with pytest.raises(PrintdError) as unknown:
-            client.call("nope")
-    assert (denied.value.code, denied.value.details["role"]) == ("auth.forbidden", None)
-    assert unknown.value.code == "method.not_found"
+def test_no_role_learns_nothing_but_forbidden(sock_path: Path, toy: ToyDispatcher) -> None:
+    with served_as(toy, sock_path, None) as served, raw(served.path) as s:
+        s.sendall(
+            request(1, "ping")
+            + request(2, "receive", count=5)
+            + request(3, "nope")
+            + b"{oops\n\xff\n[]\n"
+            + b'{"jsonrpc":"2.0","method":"ping"}\n'  # a notification: no answer, and not run
+            + request(4, "ping")
+        )
+        replies = read_replies(s, 7)
+    assert [r["id"] for r in replies] == [1, 2, 3, None, None, None, 4]
+    assert {r["error"]["data"]["code"] for r in replies} == {"auth.forbidden"}
+    assert all(r["error"]["data"]["role"] is None and "has no printd role" in r["error"]["message"] for r in replies)
+    assert replies[1]["error"]["data"]["required_role"] == "supervisor"  # a real method says what it needs
+    assert replies[2]["error"]["data"]["method"] is None  # an unknown one is not confirmed or denied
+    assert replies[2]["error"]["data"]["required_role"] == "viewer"
     assert toy.calls == []
+
+
+def test_forbidden_notifications_do_nothing(sock_path: Path, toy: ToyDispatcher) -> None:
+    with served_as(toy, sock_path, Role.VIEWER) as served, raw(served.path) as s:
+        s.sendall(b'{"jsonrpc":"2.0","method":"submit","params":{"ref":"A-1"}}\n' + request(1, "ping"))
+        assert read_replies(s, 1) == [{"jsonrpc": "2.0", "id": 1, "result": "pong"}]
+    assert toy.calls == ["ping"]
 
 
 def test_a_broken_role_lookup_grants_nothing(sock_path: Path, toy: ToyDispatcher) -> None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import stat
+import time
 from pathlib import Path
 
+from printd.jobs import JobEvent
 from printd.spool import SpoolWatcher
 from printd.store import SqliteStore
 
@@ -41,3 +46,97 @@ def test_spool_takes_files_and_reports_rejections(tmp_path: Path, store: SqliteS
     assert [(r.accepted, r.rejected) for r in watcher.scan()] == [(1, 0)]
     assert (spool / "done" / "one.1.json").exists()
     assert store.queue_counts()["queued"] == 3  # the same ref is the same job
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def test_kept_job_files_are_the_daemons_alone(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
+    spool = tmp_path / "spool"
+    watcher = SpoolWatcher(store, spool)
+    assert (mode(spool), mode(spool / "done"), mode(spool / "rejected")) == (0o1730, 0o700, 0o750)
+    (spool / "face.png").write_bytes(png)
+    good, bad = spool / "good.json", spool / "bad.jsonl"
+    good.write_text(json.dumps({"ref": "P-1", "front": "face.png", "holder": "SITI NURHALIZA"}))
+    bad.write_text(json.dumps({"ref": "P-2", "front": "nope.png", "chip": "NIK 3171234567890123"}) + "\n")
+    for path in (good, bad):
+        path.chmod(0o644)
+        if os.geteuid() == 0:  # as a member of staff would have written them
+            os.chown(path, 65534, 65534)
+    watcher.scan()
+    kept, rejected = spool / "done" / "good.json", spool / "rejected" / "bad.jsonl"
+    report = spool / "rejected" / "bad.jsonl.error.txt"
+    assert (mode(kept), mode(rejected), mode(report)) == (0o600, 0o600, 0o640)
+    assert {kept.stat().st_uid, rejected.stat().st_uid, report.stat().st_uid} == {os.geteuid()}
+    assert "SITI NURHALIZA" in kept.read_text() and "3171234567890123" not in report.read_text()
+    expected_actor = pwd.getpwuid(65534).pw_name if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    assert store.job_history(store.get_job("P-1").id)[0]["actor"] == expected_actor
+
+
+def test_existing_directories_are_made_private(tmp_path: Path, store: SqliteStore) -> None:
+    spool = tmp_path / "spool"
+    for sub in ("done", "rejected"):
+        (spool / sub).mkdir(parents=True)
+        (spool / sub).chmod(0o2777)
+    SpoolWatcher(store, spool)
+    assert (mode(spool / "done"), mode(spool / "rejected")) == (0o700, 0o750)
+
+
+def test_links_and_pipes_are_never_followed(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
+    spool = tmp_path / "spool"
+    watcher = SpoolWatcher(store, spool)
+    secret = tmp_path / "elsewhere.json"
+    (tmp_path / "face.png").write_bytes(png)
+    secret.write_text(json.dumps({"ref": "L-1", "front": str(tmp_path / "face.png")}))
+    (spool / "link.json").symlink_to(secret)
+    os.mkfifo(spool / "pipe.jsonl")
+    results = {r.name: (r.accepted, r.rejected) for r in watcher.scan()}  # returns: a pipe does not block it
+    assert results == {"link.json": (0, 1), "pipe.jsonl": (0, 1)}
+    assert (spool / "rejected" / "link.json").is_symlink() and secret.exists()
+    assert stat.S_ISFIFO((spool / "rejected" / "pipe.jsonl").lstat().st_mode)
+    assert "cannot read the file" in (spool / "rejected" / "link.json.error.txt").read_text()
+    assert store.queue_counts()["queued"] == 0
+
+
+def test_purge_after_retention(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
+    spool = tmp_path / "spool"
+    watcher = SpoolWatcher(store, spool)
+    for image in ("shared.png", "solo.png", "later.png"):
+        (spool / image).write_bytes(png)
+    (tmp_path / "outside.png").write_bytes(b"not an image")
+    (spool / "ended.jsonl").write_text(
+        json.dumps({"ref": "E-1", "front": "shared.png", "holder": "A"})
+        + "\n"
+        + json.dumps({"ref": "E-2", "front": "solo.png", "back": "solo.png"})
+    )
+    (spool / "waiting.json").write_text(json.dumps({"ref": "W-1", "front": "shared.png"}))
+    (spool / "refused.json").write_text(json.dumps({"ref": "R-1", "front": "../outside.png", "holder": "B"}))
+    assert [(r.name, r.accepted, r.rejected) for r in watcher.scan()] == [
+        ("ended.jsonl", 2, 0),
+        ("refused.json", 0, 1),
+        ("waiting.json", 1, 0),
+    ]
+    store.transition("E-1", JobEvent.CANCEL, "t")
+    before_end = time.time()
+    assert watcher.purge(before_end - 3600) == 0  # nothing has been kept that long
+    assert (spool / "done" / "ended.jsonl").exists()
+    store.transition("E-2", JobEvent.CANCEL, "t")
+    assert watcher.purge(before_end) == 1  # only the rejected copy: E-2 ended after the cutoff
+    assert not (spool / "rejected" / "refused.json").exists()
+    assert not (spool / "rejected" / "refused.json.error.txt").exists()
+    assert (tmp_path / "outside.png").exists()  # only images in the spool itself are printd's to delete
+    assert (spool / "done" / "ended.jsonl").exists()
+    cutoff = time.time() + 1
+    (spool / "later.png").touch()
+    os.utime(spool / "later.png", (cutoff + 60, cutoff + 60))  # placed after the cutoff: kept
+    assert watcher.purge(cutoff) == 1
+    assert not (spool / "done" / "ended.jsonl").exists()
+    assert (spool / "done" / "waiting.json").exists()  # W-1 is still queued
+    assert not (spool / "solo.png").exists()
+    assert (spool / "shared.png").exists()  # waiting.json still names it
+    assert (spool / "later.png").exists()
+    store.transition("W-1", JobEvent.CANCEL, "t")
+    assert watcher.purge(time.time() + 1) == 1
+    assert not (spool / "shared.png").exists()
+    assert sorted(p.name for p in spool.rglob("*")) == ["done", "later.png", "rejected"]

@@ -38,8 +38,8 @@ RolesConfig = Mapping[str, Sequence[str]]
 """Role label → names of the Unix groups that grant it, as in the ``[control.roles]`` config table."""
 
 DEFAULT_ROLES: RolesConfig = {
-    "viewer": ["printd-view"],
-    "operator": ["printd"],
+    "viewer": ["printd"],
+    "operator": ["printd-operator"],
     "supervisor": ["printd-admin"],
 }
 
@@ -140,21 +140,28 @@ def groups_granting(role: Role, roles_config: RolesConfig = DEFAULT_ROLES) -> li
     return out
 
 
-def forbidden(method: str, needed: Role, caller: Caller, roles_config: RolesConfig = DEFAULT_ROLES) -> PrintdError:
-    """The ``auth.forbidden`` answer, naming the group an administrator should add the caller to."""
+def forbidden(
+    method: str | None, needed: Role, caller: Caller, roles_config: RolesConfig = DEFAULT_ROLES
+) -> PrintdError:
+    """The ``auth.forbidden`` answer, naming the group an administrator should add the caller to.
+
+    ``method`` None: the request is not one a caller without a role may be told anything about.
+    """
     groups = groups_granting(needed, roles_config)
     has = f"has the {caller.role.label} role" if caller.role else "has no printd role"
     if groups:
         fix = f"ask an administrator to add {caller.user} to group {groups[0]!r} and log in again"
     else:
         fix = "no group grants it in the configuration, so only root can do this"
+    what = f"{method[:64]} needs" if method is not None else "printd answers only callers with"
     return PrintdError(
         "auth.forbidden",
-        f"{method} needs the {needed.label} role and {caller.user} {has}; {fix}.",
+        f"{what} the {needed.label} role and {caller.user} {has}; {fix}.",
         {
-            "method": method,
+            "method": None if method is None else method[:64],
             "required_role": needed.label,
             "role": caller.role.label if caller.role else None,
+            "user": caller.user,
             "groups": groups,
         },
     )

@@ -34,7 +34,7 @@ def _reason(path: str, exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return (
             f"permission denied. Your user must be in the socket's group (ls -l {path}; "
-            "usually printd-view, printd or printd-admin); log in again after being added."
+            "usually printd); log in again after being added."
         )
     return f"{exc.strerror or exc}. Is printd running? Check PRINTD_SOCKET / --socket."
 

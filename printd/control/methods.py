@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
 
 from drivers.base import SpoilCategory
+from printd import reconcile
 from printd.control.auth import Caller, Role
 from printd.errors import PrintdError, invalid_params
 from printd.intake import parse_job
@@ -18,11 +20,15 @@ from printd.jobs import JobEvent, JobState
 from printd.ledger import Resolution
 from printd.station import Station
 from printd.store import JobRecord, SqliteStore
+from printd.store.health import StorageUnavailableError
 from printd.validation import explain
 
 MAX_BATCH = 5000
 
+MAX_RECEIPT = 1_000_000  # blanks in one delivery; far above any real one, far below what SQLite can count
+
 JobKey = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+JobId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 
 
@@ -31,7 +37,7 @@ class NoParams(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class JobParams(msgspec.Struct, forbid_unknown_fields=True):
-    job: JobKey | int
+    job: JobKey | JobId
 
 
 class ListParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,13 +54,23 @@ class BatchParams(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ReceiveParams(msgspec.Struct, forbid_unknown_fields=True):
-    count: int
+    count: Annotated[int, msgspec.Meta(le=MAX_RECEIPT)]
     ref: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     serials: Text | None = None
 
 
+class AdjustParams(msgspec.Struct, forbid_unknown_fields=True):
+    count: Annotated[int, msgspec.Meta(ge=-MAX_RECEIPT, le=MAX_RECEIPT)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
 class PrinterParams(msgspec.Struct, forbid_unknown_fields=True):
     printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class ReconcileParams(msgspec.Struct, forbid_unknown_fields=True):
+    printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None  # None: every printer
 
 
 class SpoiledParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,13 +79,13 @@ class SpoiledParams(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SpoilParams(msgspec.Struct, forbid_unknown_fields=True):
-    job: JobKey | int
+    job: JobKey | JobId
     category: str
     detail: Text = ""
 
 
 class ResolveParams(msgspec.Struct, forbid_unknown_fields=True):
-    job: JobKey | int
+    job: JobKey | JobId
     resolution: str
     category: str | None = None
     note: Text = ""
@@ -94,6 +110,7 @@ class Dispatcher:
             "status": Method(view, NoParams, self.status),
             "stock.summary": Method(view, NoParams, self.stock_summary),
             "stock.receive": Method(sup, ReceiveParams, self.stock_receive),
+            "stock.adjust": Method(sup, AdjustParams, self.stock_adjust),
             "jobs.list": Method(view, ListParams, self.jobs_list),
             "jobs.get": Method(view, JobParams, self.jobs_get),
             "jobs.submit": Method(op, SubmitParams, self.jobs_submit),
@@ -106,6 +123,9 @@ class Dispatcher:
             "jobs.resolve": Method(op, ResolveParams, self.jobs_resolve),
             "printers.pause": Method(op, PrinterParams, self.printers_pause),
             "printers.resume": Method(op, PrinterParams, self.printers_resume),
+            # Operator: a reconciliation books no blank, it records what the printer's counter says; booking a
+            # difference (an adjustment) stays with supervisors.
+            "printers.reconcile": Method(op, ReconcileParams, self.printers_reconcile),
             "spoiled.list": Method(view, SpoiledParams, self.spoiled_list),
         }
 
@@ -121,6 +141,7 @@ class Dispatcher:
             parsed = msgspec.convert(params, entry.params)
         except msgspec.ValidationError as exc:
             raise invalid_params(f"{method}: {explain(exc, whole='params')}") from exc
+        _check_job_key(getattr(parsed, "job", None))
         return await asyncio.to_thread(entry.handler, parsed, caller)
 
     # ---- views --------------------------------------------------------------------------------------
@@ -131,7 +152,8 @@ class Dispatcher:
             "printers": [view.as_dict() for view in self.station.views()],
             "queue": self.store.queue_counts(),
             "stock": self.stock_summary(NoParams(), caller),
-            "alerts": self.station.alerts(),
+            "alerts": self.station.alerts() + reconcile.alerts(self.store, self.station.views()),
+            "storage": self.store.health.as_dict(),
         }
 
     def stock_summary(self, _: NoParams, caller: Caller) -> dict[str, object]:
@@ -164,11 +186,11 @@ class Dispatcher:
         if params.since is not None:
             try:
                 day = dt.date.fromisoformat(params.since)
-            except ValueError:
+                since = dt.datetime.combine(day, dt.time()).astimezone().timestamp()
+            except (ValueError, OverflowError):
                 raise invalid_params(
-                    f"spoiled.list: since must be a date like 2026-11-30, not {params.since!r}"
+                    f"spoiled.list: since must be a date like 2026-11-30, not {params.since[:40]!r}"
                 ) from None
-            since = dt.datetime.combine(day, dt.time()).astimezone().timestamp()
         category = _category(params.category, "spoiled.list") if params.category else None
         rows = self.store.spoiled_list(since, category.value if category else None)
         for row in rows:
@@ -177,8 +199,18 @@ class Dispatcher:
 
     # ---- changes ------------------------------------------------------------------------------------
 
+    @contextmanager
+    def _accepting(self, refused: str) -> Iterator[None]:
+        """New jobs are refused while storage is failing, with an error saying so and why (data.code store.*)."""
+        self.store.health.check(refused)
+        try:
+            yield
+        except StorageUnavailableError as exc:
+            raise StorageUnavailableError(exc.fault, refused) from None
+
     def jobs_submit(self, params: SubmitParams, caller: Caller) -> dict[str, object]:
-        result = self.store.submit(parse_job(params.job), caller.user)
+        with self._accepting("the job was not accepted"):
+            result = self.store.submit(parse_job(params.job), caller.user)
         self.station.notify_work()
         return {
             "id": result.job.id,
@@ -191,13 +223,16 @@ class Dispatcher:
         accepted: list[dict[str, object]] = []
         rejected: list[dict[str, object]] = []
         parsed = []
+        refused = "no job of the batch was accepted"
+        self.store.health.check(refused)  # before reading any image
         for index, obj in enumerate(params.jobs):
             ref = obj.get("ref") if isinstance(obj, dict) else None
             try:
                 parsed.append((index, parse_job(obj)))
             except PrintdError as exc:
                 rejected.append({"index": index, "ref": ref if isinstance(ref, str) else None, "error": exc.as_dict()})
-        results = self.store.submit_many([job for _, job in parsed], caller.user)
+        with self._accepting(refused):
+            results = self.store.submit_many([job for _, job in parsed], caller.user)
         for (index, job), result in zip(parsed, results, strict=True):
             if isinstance(result, PrintdError):
                 rejected.append({"index": index, "ref": job.ref, "error": result.as_dict()})
@@ -239,11 +274,37 @@ class Dispatcher:
         self.station.check_stock()
         return {"event_id": event_id, "on_hand": self.store.balance().on_hand}
 
+    def stock_adjust(self, params: AdjustParams, caller: Caller) -> dict[str, object]:
+        if params.printer is not None:
+            self.station.worker(params.printer)  # printer.not_found for a name the station does not have
+        event_id = self.store.adjust_stock(params.count, params.reason, caller.user, params.printer)
+        self.station.check_stock()
+        return {"event_id": event_id, "on_hand": self.store.balance().on_hand}
+
     def printers_pause(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
         return self.station.pause(params.printer, f"paused by {caller.user}", caller.user).as_dict()
 
     def printers_resume(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
         return self.station.resume(params.printer, caller.user).as_dict()
+
+    def printers_reconcile(self, params: ReconcileParams, caller: Caller) -> dict[str, object]:
+        """Each printer's card counter against the ledger; one printer named: its error is the reply's."""
+        names = [params.printer] if params.printer is not None else [view.name for view in self.station.views()]
+        found, errors = [], []
+        for name, result in zip(names, reconcile.reconcile(self.station, names, caller.user), strict=True):
+            if isinstance(result, PrintdError):
+                if params.printer is not None:
+                    raise result
+                errors.append({"printer": name, "error": result.as_dict()})
+            else:
+                found.append(reconcile.as_dict(result))
+        return {"reconciliations": found, "errors": errors}
+
+
+def _check_job_key(key: object) -> None:
+    """The store reads a key of digits as a job id; one no id can be (too long, not ASCII) names no job."""
+    if isinstance(key, str) and key.isdigit() and not (key.isascii() and len(key) <= 18):
+        raise PrintdError("job.not_found", f"no job with id or reference {key[:40]!r}; list jobs with 'printctl jobs'")
 
 
 def _category(value: str, method: str) -> SpoilCategory:

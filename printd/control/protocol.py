@@ -141,6 +141,11 @@ class Connection:
         """True once a fatal violation was returned: read nothing more, answer it and close."""
         return self._reported_overflow
 
+    @property
+    def pending(self) -> int:
+        """Bytes of a request begun but not yet ended by a newline."""
+        return self._lines.pending
+
     def feed(self, data: bytes) -> list[Request | ProtocolViolation]:
         return self._events(self._lines.feed(data))
 

@@ -44,6 +44,9 @@ READ_CHUNK = 64 * 1024
 LINGER_SECONDS = 2.0
 LINGER_QUIET_SECONDS = 0.25
 LINGER_BYTES = 64 << 20
+DEFAULT_MAX_CLIENTS = 64
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_WRITE_TIMEOUT = 30.0
 
 
 class Dispatcher(Protocol):
@@ -65,9 +68,15 @@ class ControlSocketError(Exception):
     """The control socket cannot be set up; the message says why and what to do."""
 
 
+class _ClientStalledError(Exception):
+    """The client stopped reading its replies; its connection was cut."""
+
+
 @dataclass(slots=True)
 class _Client:
-    busy: bool = False
+    busy: bool = False  # answering a request: let it finish at shutdown
+    writing: bool = False  # waiting for the client to read its reply: not worth waiting for at shutdown
+    counted: bool = True  # False: refused for being over the connection limit, only being told so
 
 
 class ControlServer:
@@ -83,9 +92,15 @@ class ControlServer:
         socket_group: str | int | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         idle_timeout: float | None = 300.0,
+        request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
+        write_timeout: float | None = DEFAULT_WRITE_TIMEOUT,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
         logger: FilteringBoundLogger | None = None,
         role_resolver: RoleResolver | None = None,
     ) -> None:
+        """``idle_timeout``: a connection with nothing sent is closed after this long. ``request_timeout``: a
+        request begun must end (its newline arrive) within this long. ``write_timeout``: a client that reads
+        no replies for this long is cut off. ``max_clients``: connections beyond it are told printd is busy."""
         if (socket_path is None) == (sock is None):
             raise ValueError("give exactly one of socket_path or sock")
         parse_roles(roles_config)
@@ -96,6 +111,11 @@ class ControlServer:
         self._group = socket_group
         self._max_message_bytes = max_message_bytes
         self._idle_timeout = idle_timeout
+        self._request_timeout = request_timeout
+        self._write_timeout = write_timeout
+        if max_clients < 1:
+            raise ValueError("max_clients must be at least 1")
+        self._max_clients = max_clients
         self._log = logger if logger is not None else get_logger("printd.control")
         self._resolve: RoleResolver = role_resolver or (lambda c: resolve_role(c.uid, c.gid, roles_config))
         self._server: asyncio.AbstractServer | None = None
@@ -129,7 +149,7 @@ class ControlServer:
             self._server.close()
         self._remove_socket_file()
         for task, client in self._clients.items():
-            if not client.busy:
+            if not client.busy or client.writing:
                 task.cancel()
 
     async def wait_closed(self) -> None:
@@ -161,41 +181,81 @@ class ControlServer:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        client = _Client()
+        client = _Client(counted=self._active_clients() < self._max_clients)
         self._clients[task] = client
         try:
-            if not self._closing:
+            if self._closing:
+                pass
+            elif not client.counted:
+                await self._refuse_busy(reader, writer, client)
+            else:
                 await self._serve(reader, writer, client)
         except asyncio.CancelledError:
             if not self._closing:
                 raise
-        except (ConnectionError, TimeoutError):
+        except (ConnectionError, TimeoutError, _ClientStalledError):
             pass
         except Exception as exc:
             self._log.error("control.connection_failed", error=type(exc).__qualname__, where=_frames(exc))
         finally:
             del self._clients[task]
             writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            try:
+                await asyncio.wait_for(writer.wait_closed(), LINGER_SECONDS)
+            except TimeoutError:
+                writer.transport.abort()  # replies it never read: drop them rather than wait forever
+            except Exception:
+                pass
+
+    def _active_clients(self) -> int:
+        return sum(1 for c in self._clients.values() if c.counted)
+
+    async def _refuse_busy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client) -> None:
+        self._log.warning("control.busy", limit=self._max_clients)
+        busy = PrintdError(
+            "server.busy",
+            f"printd is already serving its limit of {self._max_clients} connections; try again in a moment, "
+            "and stop scripts that hold connections open without using them.",
+            {"limit": self._max_clients},
+        )
+        await self._send(writer, client, encode_error(None, busy))
+        await self._linger(reader, writer)
+
+    async def _send(self, writer: asyncio.StreamWriter, client: _Client, reply: bytes) -> None:
+        """Write a reply; a client that reads nothing for ``write_timeout`` is cut off (``_ClientStalledError``)."""
+        writer.write(reply)
+        client.writing = True
+        try:
+            await asyncio.wait_for(writer.drain(), self._write_timeout)
+        except TimeoutError:
+            self._log.info("control.write_timeout", seconds=self._write_timeout)
+            writer.transport.abort()
+            raise _ClientStalledError from None
+        finally:
+            client.writing = False
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client) -> None:
         caller = await asyncio.to_thread(self._identify, peer_credentials(writer.get_extra_info("socket")))
         self._log.debug("control.connected", user=caller.user, pid=caller.pid, role=_label(caller.role))
         conn = Connection(self._max_message_bytes)
+        loop = asyncio.get_running_loop()
+        # When the request now arriving began: only time spent waiting for the client counts against it.
+        request_started: float | None = None
         while not self._closing:
             try:
-                data = await asyncio.wait_for(reader.read(READ_CHUNK), self._idle_timeout)
+                data = await asyncio.wait_for(reader.read(READ_CHUNK), self._read_timeout(request_started))
             except TimeoutError:
-                self._log.debug("control.idle_timeout", user=caller.user)
+                if conn.pending:
+                    await self._refuse_slow(reader, writer, client, caller)
+                else:
+                    self._log.debug("control.idle_timeout", user=caller.user)
                 return
             events = conn.feed(data) if data else conn.end_of_input()
             for event in events:
                 client.busy = True
                 reply = await self._answer(event, caller)
                 if reply is not None:
-                    writer.write(reply)
-                    await asyncio.wait_for(writer.drain(), self._idle_timeout)
+                    await self._send(writer, client, reply)
                 client.busy = False
                 if self._closing:
                     return
@@ -204,6 +264,34 @@ class ControlServer:
                 return
             if not data:
                 return
+            if not conn.pending:
+                request_started = None
+            elif request_started is None or events:
+                request_started = loop.time()
+
+    def _read_timeout(self, request_started: float | None) -> float | None:
+        if request_started is None or self._request_timeout is None:
+            return self._idle_timeout
+        left = max(0.0, request_started + self._request_timeout - asyncio.get_running_loop().time())
+        return left if self._idle_timeout is None else min(left, self._idle_timeout)
+
+    async def _refuse_slow(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client, caller: Caller
+    ) -> None:
+        self._log.info("control.request_timeout", user=caller.user)
+        limits = []
+        if self._request_timeout is not None:
+            limits.append(f"within {self._request_timeout:g} s of its first byte")
+        if self._idle_timeout is not None:
+            limits.append(f"with no pause over {self._idle_timeout:g} s")
+        slow = PrintdError(
+            "request.timeout",
+            f"The request was not finished in time: its newline must arrive {' and '.join(limits)}; "
+            "send each request as one whole line ending with a newline.",
+            {"request_timeout_seconds": self._request_timeout, "idle_timeout_seconds": self._idle_timeout},
+        )
+        await self._send(writer, client, encode_error(None, slow))
+        await self._linger(reader, writer)
 
     async def _linger(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Half-close, then swallow what the client is still sending until it pauses (bounded in time and bytes).
@@ -236,6 +324,8 @@ class ControlServer:
     async def _answer(self, event: Request | ProtocolViolation, caller: Caller) -> bytes | None:
         if isinstance(event, ProtocolViolation):
             self._log.info("control.bad_request", code=event.error.code, user=caller.user)
+            if caller.role is None:  # a caller without a role learns nothing but that
+                return encode_error(event.id, forbidden(None, Role.VIEWER, caller, self._roles))
             return encode_error(event.id, event.error)
         try:
             result = await self._call(event, caller)
@@ -252,14 +342,21 @@ class ControlServer:
     async def _call(self, request: Request, caller: Caller) -> object:
         try:
             needed = self._dispatcher.required_role(request.method)
+            if caller.role is None or (needed is not None and caller.role < needed):
+                self._log.info(
+                    "control.forbidden",
+                    user=caller.user,
+                    method=request.method if needed is not None else None,
+                    role=_label(caller.role),
+                )
+                known = needed is not None
+                raise forbidden(request.method if known else None, needed or Role.VIEWER, caller, self._roles)
             if needed is None:
                 raise PrintdError(
                     "method.not_found",
                     f"printd has no method {request.method[:64]!r}; "
                     "check the spelling or update printctl to match the daemon.",
                 )
-            if caller.role is None or caller.role < needed:
-                raise forbidden(request.method, needed, caller, self._roles)
             return await self._dispatcher.dispatch(request.method, request.params, caller)
         except PrintdError:
             raise
