@@ -29,6 +29,7 @@ RPC_NUMBERS: Mapping[str, int] = {
     "job.image_unreadable": -32013,
     "job.ref_conflict": -32014,
     "job.state_conflict": -32015,
+    "job.image_forbidden": -32016,
     "printer.not_found": -32020,
     "stock.insufficient": -32030,
     "stock.invalid_count": -32031,

@@ -17,6 +17,7 @@ import msgspec
 from PIL import Image, UnidentifiedImageError
 
 from printd.errors import PrintdError
+from printd.file_access import Reader
 from printd.jobs import Priority
 from printd.store.records import JobContent, NewJob
 from printd.validation import explain
@@ -39,8 +40,9 @@ class JobFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     chip: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
 
 
-def parse_job(obj: object, *, base_dir: Path | None = None) -> NewJob:
-    """Validate one job object; relative image paths are resolved against ``base_dir`` if given."""
+def parse_job(obj: object, *, base_dir: Path | None = None, reader: Reader | None = None) -> NewJob:
+    """Validate one job object; relative image paths are resolved against ``base_dir`` if given. An image named
+    by path is read only if ``reader`` (the person behind the job; None: printd itself) may read it."""
     try:
         job = msgspec.convert(obj, JobFile)
     except msgspec.ValidationError as exc:
@@ -51,13 +53,13 @@ def parse_job(obj: object, *, base_dir: Path | None = None) -> NewJob:
         raise PrintdError(
             "job.invalid", f"job {job.ref}: priority must be walk_in, normal or backlog, not {job.priority!r}"
         ) from None
-    front = load_image(job.front, "front", job.ref, base_dir)
-    back = load_image(job.back, "back", job.ref, base_dir) if job.back else None
+    front = load_image(job.front, "front", job.ref, base_dir, reader)
+    back = load_image(job.back, "back", job.ref, base_dir, reader) if job.back else None
     content = JobContent(front=front, back=back, chip=job.chip.encode() if job.chip else None, holder=job.holder)
     return NewJob(ref=job.ref, priority=priority, content=content)
 
 
-def load_image(source: str, field: str, ref: str, base_dir: Path | None) -> bytes:
+def load_image(source: str, field: str, ref: str, base_dir: Path | None, reader: Reader | None = None) -> bytes:
     if source.startswith("data:"):
         data = _decode_data_uri(source, field, ref)
     else:
@@ -69,6 +71,12 @@ def load_image(source: str, field: str, ref: str, base_dir: Path | None) -> byte
                     f"job {ref}: {field} must be an absolute path or a data: URI (printctl makes paths absolute)",
                 )
             path = base_dir / path
+        if reader is not None and not reader.may_read(path, reached=base_dir):
+            raise PrintdError(
+                "job.image_forbidden",
+                f"job {ref}: you may not read the {field} image file yourself, so printd will not read it for you;"
+                " make it readable by you, or send the image as a data: URI",
+            )
         try:
             if path.stat().st_size > MAX_IMAGE_BYTES:
                 raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")

@@ -23,6 +23,7 @@ from pathlib import Path
 import msgspec
 
 from printd.errors import PrintdError
+from printd.file_access import Reader
 from printd.intake import parse_job
 from printd.jobs import ENDED
 from printd.logging import get_logger
@@ -113,17 +114,18 @@ class SpoolWatcher:
         problems: list[str] = []
         jobs: list[tuple[int, NewJob]] = []
         try:
-            data, owner = _read_regular(path)
+            data, owner, group = _read_regular(path)
         except OSError as exc:
             problems.append(f"cannot read the file: {exc.strerror or exc}; place a regular file")
-            data, owner = None, None
+            data, owner, group = None, None, None
+        reader = Reader.of(owner, group) if owner is not None and group is not None else None
         actor = _user(owner) if owner is not None else "printd"
         lines = (data.splitlines() if path.suffix == ".jsonl" else [data]) if data is not None else []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                jobs.append((number, parse_job(msgspec.json.decode(line), base_dir=self.directory)))
+                jobs.append((number, parse_job(msgspec.json.decode(line), base_dir=self.directory, reader=reader)))
             except (msgspec.DecodeError, RecursionError):
                 problems.append(f"line {number}: not valid JSON")
             except PrintdError as exc:
@@ -198,7 +200,7 @@ def _entries(folder: Path) -> Iterable[Path]:
 def _jobs_in(path: Path) -> list[dict[str, object]]:
     """The job objects of a kept file, as far as they can be read; a line that is no object is skipped."""
     try:
-        data, _ = _read_regular(path)
+        data, _, _ = _read_regular(path)
     except OSError:
         return []
     jobs = []
@@ -210,15 +212,15 @@ def _jobs_in(path: Path) -> list[dict[str, object]]:
     return jobs
 
 
-def _read_regular(path: Path) -> tuple[bytes, int]:
-    """The content and owner of a regular file, never through a symbolic link and never blocking on a pipe."""
+def _read_regular(path: Path) -> tuple[bytes, int, int]:
+    """The content, owner and group of a regular file, never through a symbolic link, never blocking on a pipe."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(0, "not a regular file")
         with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read(), st.st_uid
+            return f.read(), st.st_uid, st.st_gid
     finally:
         os.close(fd)
 

@@ -448,3 +448,29 @@ def test_printctl_says_which_role_and_group(station: RolesDaemon, accounts: Acco
 
     ran = as_user(accounts.users["viewer"], printctl(station.socket, "status"))
     assert ran["code"] == 0 and "p1" in ran["out"] and "paused by root" in ran["out"]
+
+
+def test_printd_reads_an_image_file_only_if_the_caller_may(station: RolesDaemon, accounts: Accounts) -> None:
+    operator = accounts.users["operator"]
+    faces = Path(tempfile.mkdtemp(prefix="printd-faces-"))  # pytest's tmp_path is root's only: none may search it
+    faces.chmod(0o755)
+    private, own = faces / "root-only.png", faces / "operators.png"
+    for path in (private, own):
+        path.write_bytes(card_png("FACE"))
+    private.chmod(0o600)  # root's: the operator cannot open it, printd (root here) could
+    os.chown(own, operator.pw_uid, operator.pw_gid)
+    own.chmod(0o600)
+    before = snapshot(station.database)
+    refused = as_user(operator, rpc(station.socket, "jobs.submit", {"job": {"ref": "peek-1", "front": str(private)}}))
+    error = refused["error"]
+    assert (
+        error["code"] == "job.image_forbidden" and "you may not read the front image file yourself" in error["message"]
+    )
+    batch = as_user(
+        operator, rpc(station.socket, "jobs.submit_batch", {"jobs": [{"ref": "peek-2", "front": str(private)}]})
+    )
+    assert [r["error"]["code"] for r in batch["result"]["rejected"]] == ["job.image_forbidden"]
+    assert not changes(before, snapshot(station.database))
+    accepted = as_user(operator, rpc(station.socket, "jobs.submit", {"job": {"ref": "own-1", "front": str(own)}}))
+    shutil.rmtree(faces)
+    assert accepted["result"]["state"] == "queued"

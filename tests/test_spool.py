@@ -9,6 +9,8 @@ import stat
 import time
 from pathlib import Path
 
+import pytest
+
 from printd.jobs import JobEvent
 from printd.spool import SpoolWatcher
 from printd.store import SqliteStore
@@ -140,3 +142,26 @@ def test_purge_after_retention(tmp_path: Path, store: SqliteStore, png: bytes) -
     assert watcher.purge(time.time() + 1) == 1
     assert not (spool / "shared.png").exists()
     assert sorted(p.name for p in spool.rglob("*")) == ["done", "later.png", "rejected"]
+
+
+def test_a_job_file_may_name_only_images_its_owner_may_read(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("this test gives a job file to another user: CI must run it as root")
+        pytest.skip("giving a job file to another user needs root (CI runs this as root)")
+    spool = tmp_path / "spool"
+    watcher = SpoolWatcher(store, spool)
+    private = spool / "done" / "someone-elses-face.png"  # what printd keeps is its own, mode 0700 directory
+    private.write_bytes(png)
+    (spool / "mine.png").write_bytes(png)
+    (spool / "mine.png").chmod(0o600)
+    os.chown(spool / "mine.png", 65534, 65534)
+    peek, own = spool / "peek.json", spool / "own.json"
+    peek.write_text(json.dumps({"ref": "S-1", "front": str(private)}))
+    own.write_text(json.dumps({"ref": "S-2", "front": "mine.png"}))  # in the spool, which its owner reached
+    for path in (peek, own):
+        os.chown(path, 65534, 65534)
+    results = {r.name: (r.accepted, r.rejected) for r in watcher.scan()}
+    assert results == {"peek.json": (0, 1), "own.json": (1, 0)}
+    assert "job.image_forbidden" in (spool / "rejected" / "peek.json.error.txt").read_text()
+    assert [j.ref for j in store.list_jobs()] == ["S-2"]
