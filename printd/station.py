@@ -123,6 +123,7 @@ class PrinterWorker:
                 self._sleep(self.RETRY_FIRST_SECONDS)
         self._flush_pending()
         self._close()
+        self._refuse_reconcile()
 
     def _step(self) -> None:
         try:
@@ -179,7 +180,7 @@ class PrinterWorker:
             self._back_off()
             return None
         self._answer_reconcile(status)
-        if self.view.paused or self.station.stopping.is_set():
+        if self.view.paused or self.station.stopping.is_set() or self.retired.is_set():
             self._sleep(1.0)
             return None
         if not status.can_print:
@@ -397,7 +398,23 @@ class PrinterWorker:
         with self._requests_lock:
             self._reconcile_requests.append((actor, future))
         self.wake.set()
+        if not self._thread.is_alive() and self._thread.ident is not None:
+            self._refuse_reconcile()  # the loop has ended: nobody else will answer
         return future
+
+    def _refuse_reconcile(self) -> None:
+        """Answer requests the ended loop will never take: printd is stopping, or a reload removed the printer."""
+        with self._requests_lock:
+            requests, self._reconcile_requests = self._reconcile_requests, []
+        for _, future in requests:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(
+                    PrintdError(
+                        "printer.not_found",
+                        f"printer {self.name!r} stopped taking requests (printd is stopping, or a reload removed or"
+                        " changed it); reconcile again once it is back in 'printctl status'",
+                    )
+                )
 
     def _answer_reconcile(self, status: PrinterStatus | None) -> None:
         """Reconcile for those who asked, with the counter just read (``status``; None: it cannot be read).
@@ -506,7 +523,8 @@ class Station:
         for worker in self.workers.values():
             worker.wake.set()
         deadline = time.monotonic() + timeout
-        return all(w.join(max(0.0, deadline - time.monotonic())) for w in self.workers.values())
+        finished = [w.join(max(0.0, deadline - time.monotonic())) for w in self.workers.values()]  # join every one
+        return all(finished)
 
     def notify_work(self) -> None:
         # A paused printer takes no work until resumed (resume wakes it): waking it for every submission

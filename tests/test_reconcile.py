@@ -249,3 +249,13 @@ def test_printctl_reconcile_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert "usage: printctl reconcile" in out and "PRINTER" in out and "--json" in out
+
+
+def test_a_request_to_a_stopped_printer_is_answered_not_left_waiting(office: Office) -> None:
+    worker = office.station.worker("p1")
+    assert office.station.stop(timeout=30)
+    pending = worker.request_reconcile("operator")
+    with pytest.raises(PrintdError) as refused:
+        pending.result(timeout=5)
+    assert refused.value.code == "printer.not_found" and "stopped taking requests" in refused.value.message
+    assert_ledger_consistent(office.store)
