@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...).
 DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd
 
-.PHONY: setup system-packages run test lint typecheck bench clean
+.PHONY: setup system-packages run test lint typecheck bench crash-campaign clean
 
 setup: system-packages $(STAMP)
 
@@ -45,6 +45,10 @@ bench: setup
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/panels.py
 	$(BIN)/python bench/vs_cups.py
+
+# The long SIGKILL campaign (about 5 minutes on 2 cores); the test suite runs a 50-kill one.
+crash-campaign: setup
+	$(BIN)/python bench/crash_campaign.py --kills 1000
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .pytest_cache .ruff_cache
