@@ -474,7 +474,7 @@ class PrinterWorker:
             self._offline(str(exc))
 
     def _offline(self, message: str) -> None:
-        if self.view.state != MajorState.OFFLINE.value:
+        if self.view.state != MajorState.OFFLINE.value or not self.view.detail:  # once, also when down from the start
             log.warning("printer.offline", printer=self.name, detail=message)
         self.view.state = MajorState.OFFLINE.value
         self.view.detail = message

@@ -186,6 +186,7 @@ def test_an_unreachable_printer_keeps_its_attempts_and_jobs_until_it_is_back(
     assert store.open_attempts() == [attempt]
     assert store.get_job("A").state is JobState.PRINTING and store.get_job("B").state is JobState.QUEUED
     assert store.ledger_events() == ledger_before and "attempt.settling_at_start" not in log.read_text()
+    assert log.read_text().count('"printer.offline"') == 1  # said once, though it was down from the start
     store.close()
 
     options = {"state_file": daemon.state_file("van"), "name": "van", "ribbon": "kb", "link": str(link)}
