@@ -18,6 +18,18 @@ from pathlib import Path
 _READ, _SEARCH = 4, 1
 
 
+def group_ids(uid: int, gid: int) -> frozenset[int]:
+    """``uid``'s primary group ``gid`` and the supplementary groups the user database gives the user."""
+    gids = {gid}
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
+        pass
+    else:
+        gids.update(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    return frozenset(gids)
+
+
 @dataclass(frozen=True)
 class Reader:
     """A Unix identity: a user id and every group id it holds."""
@@ -27,15 +39,7 @@ class Reader:
 
     @classmethod
     def of(cls, uid: int, gid: int) -> Reader:
-        """``uid`` with its primary group ``gid`` and the supplementary groups the user database gives it."""
-        gids = {gid}
-        try:
-            entry = pwd.getpwuid(uid)
-        except KeyError:
-            pass
-        else:
-            gids.update(os.getgrouplist(entry.pw_name, entry.pw_gid))
-        return cls(uid, frozenset(gids))
+        return cls(uid, group_ids(uid, gid))
 
     def may_read(self, path: Path, reached: Path | None = None) -> bool:
         """True if this identity could open ``path`` for reading (links followed, as ``open`` would), or could

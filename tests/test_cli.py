@@ -17,6 +17,7 @@ from printd.cli import EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, Output
 from printd.control.auth import Caller, PeerCredentials, Role
 from printd.control.client import DaemonUnreachableError
 from printd.errors import PrintdError
+from tests.method_roles import ROLE_TABLE
 from tests.test_control_server import ServerThread
 
 HOLDER = "Siti Rahayu"  # personal data the daemon might send that printctl's tables must not show
@@ -61,25 +62,7 @@ JOB = {
 class FakeDaemon:
     """Answers every printctl method with canned data and records what it was sent."""
 
-    roles = {
-        "status": Role.VIEWER,
-        "stock.summary": Role.VIEWER,
-        "stock.receive": Role.SUPERVISOR,
-        "stock.adjust": Role.SUPERVISOR,
-        "jobs.list": Role.VIEWER,
-        "jobs.get": Role.VIEWER,
-        "jobs.submit": Role.OPERATOR,
-        "jobs.submit_batch": Role.OPERATOR,
-        "jobs.cancel": Role.OPERATOR,
-        "jobs.hold": Role.OPERATOR,
-        "jobs.release": Role.OPERATOR,
-        "jobs.reprint": Role.OPERATOR,
-        "jobs.spoil": Role.OPERATOR,
-        "jobs.resolve": Role.OPERATOR,
-        "printers.pause": Role.OPERATOR,
-        "printers.resume": Role.OPERATOR,
-        "spoiled.list": Role.VIEWER,
-    }
+    roles = ROLE_TABLE
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, object]]] = []

@@ -30,29 +30,7 @@ from printd.station import Station
 from printd.store import SqliteStore
 from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import DaemonProcess, SimSpec, toml_value, wait_for
-
-# The role each method needs (DESIGN.md: viewer reads; operator submits, cancels, holds, records QC spoils,
-# resolves; supervisor books stock). A method missing here fails test_the_table_covers_every_method.
-ROLE_TABLE: dict[str, Role] = {
-    "status": Role.VIEWER,
-    "stock.summary": Role.VIEWER,
-    "jobs.list": Role.VIEWER,
-    "jobs.get": Role.VIEWER,
-    "spoiled.list": Role.VIEWER,
-    "jobs.submit": Role.OPERATOR,
-    "jobs.submit_batch": Role.OPERATOR,
-    "jobs.cancel": Role.OPERATOR,
-    "jobs.hold": Role.OPERATOR,
-    "jobs.release": Role.OPERATOR,
-    "jobs.reprint": Role.OPERATOR,
-    "jobs.spoil": Role.OPERATOR,
-    "jobs.resolve": Role.OPERATOR,
-    "printers.pause": Role.OPERATOR,
-    "printers.resume": Role.OPERATOR,
-    "printers.reconcile": Role.OPERATOR,
-    "stock.receive": Role.SUPERVISOR,
-    "stock.adjust": Role.SUPERVISOR,
-}
+from tests.method_roles import ROLE_TABLE
 
 # Callers in the order they try each method: the refused ones first, so the allowed ones find their job as set up.
 CALLERS = ("viewer", "nobody", "operator", "supervisor", "root")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from printd.errors import PrintdError
+from printd.file_access import group_ids
 
 
 class Role(enum.IntEnum):
@@ -84,15 +85,8 @@ def actor_name(uid: int) -> str:
 
 def user_groups(uid: int, gid: int) -> frozenset[str]:
     """Names of the caller's primary group ``gid`` and of the user's groups in the user database."""
-    gids = {gid}
-    try:
-        entry = pwd.getpwuid(uid)
-    except KeyError:
-        pass
-    else:
-        gids.update(os.getgrouplist(entry.pw_name, entry.pw_gid))
     names = set()
-    for g in gids:
+    for g in group_ids(uid, gid):
         try:
             names.add(grp.getgrgid(g).gr_name)
         except KeyError:

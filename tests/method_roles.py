@@ -1,0 +1,28 @@
+"""The role each control method needs, as the tests expect it (checked against the daemon's own table)."""
+
+from __future__ import annotations
+
+from printd.control.auth import Role
+
+# The role each method needs (DESIGN.md: viewer reads; operator submits, cancels, holds, records QC spoils,
+# resolves; supervisor books stock). A method missing here fails test_the_table_covers_every_method.
+ROLE_TABLE: dict[str, Role] = {
+    "status": Role.VIEWER,
+    "stock.summary": Role.VIEWER,
+    "jobs.list": Role.VIEWER,
+    "jobs.get": Role.VIEWER,
+    "spoiled.list": Role.VIEWER,
+    "jobs.submit": Role.OPERATOR,
+    "jobs.submit_batch": Role.OPERATOR,
+    "jobs.cancel": Role.OPERATOR,
+    "jobs.hold": Role.OPERATOR,
+    "jobs.release": Role.OPERATOR,
+    "jobs.reprint": Role.OPERATOR,
+    "jobs.spoil": Role.OPERATOR,
+    "jobs.resolve": Role.OPERATOR,
+    "printers.pause": Role.OPERATOR,
+    "printers.resume": Role.OPERATOR,
+    "printers.reconcile": Role.OPERATOR,
+    "stock.receive": Role.SUPERVISOR,
+    "stock.adjust": Role.SUPERVISOR,
+}
