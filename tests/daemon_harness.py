@@ -116,18 +116,11 @@ class DaemonProcess:
         return path
 
     def start(self, extra_station: dict[str, Any] | None = None) -> None:
-        config = self.write_config(extra_station)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "printd.daemon", "run", "--config", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        )
+        """Start printd and wait for its socket."""
+        process = self.spawn(extra_station)
         deadline = time.monotonic() + 30
         while not os.path.exists(self.socket):
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"printd did not start:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.05)
 
