@@ -47,7 +47,8 @@ class Reader:
         identity is known to have reached (it put the job file there): it and those above it are not checked."""
         if self.uid == 0:
             return True
-        known = set() if reached is None else {Path(os.path.abspath(reached)), *Path(os.path.abspath(reached)).parents}
+        base = None if reached is None else Path(os.path.abspath(reached))
+        known = set() if base is None else {base, *base.parents}
         target = Path(os.path.realpath(path))
         try:
             # top down, the directories of the path as named and then of the file it leads to

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from printd.errors import PrintdError
-from printd.file_access import group_ids
+from printd.file_access import Reader, group_ids
 
 
 class Role(enum.IntEnum):
@@ -63,6 +63,12 @@ class Caller:
     pid: int
     user: str
     role: Role | None
+    gids: frozenset[int] = frozenset()
+    """Every group the caller holds, looked up once for the connection (empty: only ``gid`` is known)."""
+
+    def reader(self) -> Reader:
+        """The caller as a reader of files: printd reads a file for them only if they may read it themselves."""
+        return Reader(self.uid, self.gids | {self.gid})
 
 
 _UCRED = struct.Struct("3i")

@@ -15,7 +15,6 @@ from drivers.base import SpoilCategory
 from printd import reconcile
 from printd.control.auth import Caller, Role
 from printd.errors import PrintdError, invalid_params
-from printd.file_access import Reader
 from printd.intake import parse_job
 from printd.jobs import JobEvent, JobState
 from printd.ledger import Resolution
@@ -211,7 +210,7 @@ class Dispatcher:
 
     def jobs_submit(self, params: SubmitParams, caller: Caller) -> dict[str, object]:
         with self._accepting("the job was not accepted"):
-            result = self.store.submit(parse_job(params.job, reader=Reader.of(caller.uid, caller.gid)), caller.user)
+            result = self.store.submit(parse_job(params.job, reader=caller.reader()), caller.user)
         self.station.notify_work()
         return {
             "id": result.job.id,
@@ -226,7 +225,7 @@ class Dispatcher:
         parsed = []
         refused = "no job of the batch was accepted"
         self.store.health.check(refused)  # before reading any image
-        reader = Reader.of(caller.uid, caller.gid)
+        reader = caller.reader()
         for index, obj in enumerate(params.jobs):
             ref = obj.get("ref") if isinstance(obj, dict) else None
             try:

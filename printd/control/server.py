@@ -37,6 +37,7 @@ from printd.control.protocol import (
     encode_result,
 )
 from printd.errors import PrintdError, internal_error
+from printd.file_access import group_ids
 from printd.logging import get_logger
 
 SOCKET_MODE = 0o660
@@ -319,7 +320,11 @@ class ControlServer:
         except Exception as exc:
             self._log.error("control.role_lookup_failed", uid=creds.uid, error=type(exc).__qualname__)
             role = None
-        return Caller(creds.uid, creds.gid, creds.pid, actor_name(creds.uid), role)
+        try:
+            gids = group_ids(creds.uid, creds.gid)
+        except OSError:  # the user database cannot list the groups: only the primary one counts
+            gids = frozenset({creds.gid})
+        return Caller(creds.uid, creds.gid, creds.pid, actor_name(creds.uid), role, gids)
 
     async def _answer(self, event: Request | ProtocolViolation, caller: Caller) -> bytes | None:
         if isinstance(event, ProtocolViolation):
