@@ -72,7 +72,9 @@ class Daemon:
             max_clients=config.control.max_clients,
         )
         self.spool = (
-            SpoolWatcher(self.store, Path(station_config.spool), self.station.notify_work)
+            SpoolWatcher(
+                self.store, Path(station_config.spool), self.station.notify_work, config.control.roles.as_dict()
+            )
             if station_config.spool
             else None
         )

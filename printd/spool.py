@@ -2,7 +2,9 @@
 
 A file is taken when its name ends in ``.json`` (one job) or ``.jsonl`` (one job a line) and does not start
 with ``.``: writers create it under another name (``.name.tmp``) and rename it into place. Relative image
-paths in it are taken from the spool directory. Each job is submitted as the file's owner.
+paths in it are taken from the spool directory. Each job is submitted as the file's owner, who must hold the role
+``jobs.submit`` needs on the control socket (by the same ``[control.roles]`` table); a file from anyone else is
+rejected whole, with the role and the group that grants it in its report.
 
 A taken file holds personal data, so printd keeps its own copy, readable by printd's user only (mode 0600),
 in ``done/`` (mode 0700) or, if any line was refused, in ``rejected/`` (mode 0750) beside a ``NAME.error.txt``
@@ -22,6 +24,16 @@ from pathlib import Path
 
 import msgspec
 
+from printd.control.auth import (
+    DEFAULT_ROLES,
+    Caller,
+    Role,
+    RolesConfig,
+    actor_name,
+    forbidden,
+    parse_roles,
+    resolve_role,
+)
 from printd.errors import PrintdError
 from printd.file_access import Reader
 from printd.intake import parse_job
@@ -37,6 +49,8 @@ REJECTED_MODE = 0o750  # printd's group may read the reports there, never the jo
 JOB_FILE_MODE = 0o600
 REPORT_MODE = 0o640
 JOB_SUFFIXES = (".json", ".jsonl")
+SUBMIT_METHOD = "jobs.submit"
+SUBMIT_ROLE = Role.OPERATOR  # what SUBMIT_METHOD needs on the control socket
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,16 @@ class SpoolResult:
 
 
 class SpoolWatcher:
-    def __init__(self, store: SqliteStore, directory: Path, on_submit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        store: SqliteStore,
+        directory: Path,
+        on_submit: Callable[[], None] = lambda: None,
+        roles_config: RolesConfig = DEFAULT_ROLES,
+    ) -> None:
+        """``roles_config``: the ``[control.roles]`` table, which decides whose files are submitted."""
+        parse_roles(roles_config)
+        self.roles = roles_config
         self.store = store
         self.directory = directory
         self.done = directory / "done"
@@ -119,8 +142,11 @@ class SpoolWatcher:
             problems.append(f"cannot read the file: {exc.strerror or exc}; place a regular file")
             data, owner, group = None, None, None
         reader = Reader.of(owner, group) if owner is not None and group is not None else None
-        actor = _user(owner) if owner is not None else "printd"
-        lines = (data.splitlines() if path.suffix == ".jsonl" else [data]) if data is not None else []
+        actor = actor_name(owner) if owner is not None else "printd"
+        denied = self._forbidden(owner) if owner is not None else None
+        if denied is not None:
+            problems.append(f"{denied.code}: {denied.message}")
+        lines = (data.splitlines() if path.suffix == ".jsonl" else [data]) if data is not None and not denied else []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -154,6 +180,13 @@ class SpoolWatcher:
         else:
             log.info("spool.taken", accepted=accepted, actor=actor)
         return SpoolResult(path.name, accepted, len(problems))
+
+    def _forbidden(self, owner: int) -> PrintdError | None:
+        """The ``auth.forbidden`` refusal if the file's owner lacks the role to submit, as the socket decides it."""
+        role = _owner_role(owner, self.roles)
+        if role is not None and role >= SUBMIT_ROLE:
+            return None
+        return forbidden(SUBMIT_METHOD, SUBMIT_ROLE, Caller(owner, -1, 0, actor_name(owner), role), self.roles)
 
     def _ended_before(self, job: dict[str, object], cutoff: float) -> bool:
         ref = job.get("ref")
@@ -247,11 +280,13 @@ def _set_mode(directory: Path, mode: int) -> None:
         )
 
 
-def _user(uid: int) -> str:
+def _owner_role(owner: int, roles: RolesConfig) -> Role | None:
+    # From the user database, not the file's group: the setgid spool gives every file the spool's own group.
     try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid:{uid}"
+        gid = pwd.getpwuid(owner).pw_gid
+    except KeyError:  # no such user, so no groups: only root and printd's own user have a role
+        return resolve_role(owner, -1, roles, group_lookup=lambda _uid, _gid: ())
+    return resolve_role(owner, gid, roles)
 
 
 def _mtime(path: Path) -> float:

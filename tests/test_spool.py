@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
@@ -11,9 +12,25 @@ from pathlib import Path
 
 import pytest
 
+from printd.control.methods import Dispatcher
 from printd.jobs import JobEvent
-from printd.spool import SpoolWatcher
+from printd.spool import SUBMIT_METHOD, SUBMIT_ROLE, SpoolWatcher
+from printd.station import Station
 from printd.store import SqliteStore
+
+STAFF = 65534  # the user standing in for a member of staff: an operator by staff_roles()
+
+
+def give_files_to_staff_or_skip() -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("this test gives a job file to another user: CI must run it as root")
+        pytest.skip("giving a job file to another user needs root (CI runs this as root)")
+
+
+def staff_roles() -> dict[str, list[str]]:
+    """A roles table that makes user STAFF an operator by its primary group."""
+    return {"operator": [grp.getgrgid(pwd.getpwuid(STAFF).pw_gid).gr_name]}
 
 
 def test_spool_takes_files_and_reports_rejections(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
@@ -56,7 +73,7 @@ def mode(path: Path) -> int:
 
 def test_kept_job_files_are_the_daemons_alone(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
     spool = tmp_path / "spool"
-    watcher = SpoolWatcher(store, spool)
+    watcher = SpoolWatcher(store, spool, roles_config=staff_roles())
     assert (mode(spool), mode(spool / "done"), mode(spool / "rejected")) == (0o1730, 0o700, 0o750)
     (spool / "face.png").write_bytes(png)
     good, bad = spool / "good.json", spool / "bad.jsonl"
@@ -65,14 +82,14 @@ def test_kept_job_files_are_the_daemons_alone(tmp_path: Path, store: SqliteStore
     for path in (good, bad):
         path.chmod(0o644)
         if os.geteuid() == 0:  # as a member of staff would have written them
-            os.chown(path, 65534, 65534)
+            os.chown(path, STAFF, STAFF)
     watcher.scan()
     kept, rejected = spool / "done" / "good.json", spool / "rejected" / "bad.jsonl"
     report = spool / "rejected" / "bad.jsonl.error.txt"
     assert (mode(kept), mode(rejected), mode(report)) == (0o600, 0o600, 0o640)
     assert {kept.stat().st_uid, rejected.stat().st_uid, report.stat().st_uid} == {os.geteuid()}
     assert "SITI NURHALIZA" in kept.read_text() and "3171234567890123" not in report.read_text()
-    expected_actor = pwd.getpwuid(65534).pw_name if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    expected_actor = pwd.getpwuid(STAFF).pw_name if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     assert store.job_history(store.get_job("P-1").id)[0]["actor"] == expected_actor
 
 
@@ -145,23 +162,43 @@ def test_purge_after_retention(tmp_path: Path, store: SqliteStore, png: bytes) -
 
 
 def test_a_job_file_may_name_only_images_its_owner_may_read(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
-    if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail("this test gives a job file to another user: CI must run it as root")
-        pytest.skip("giving a job file to another user needs root (CI runs this as root)")
+    give_files_to_staff_or_skip()
     spool = tmp_path / "spool"
-    watcher = SpoolWatcher(store, spool)
+    watcher = SpoolWatcher(store, spool, roles_config=staff_roles())
     private = spool / "done" / "someone-elses-face.png"  # what printd keeps is its own, mode 0700 directory
     private.write_bytes(png)
     (spool / "mine.png").write_bytes(png)
     (spool / "mine.png").chmod(0o600)
-    os.chown(spool / "mine.png", 65534, 65534)
+    os.chown(spool / "mine.png", STAFF, STAFF)
     peek, own = spool / "peek.json", spool / "own.json"
     peek.write_text(json.dumps({"ref": "S-1", "front": str(private)}))
     own.write_text(json.dumps({"ref": "S-2", "front": "mine.png"}))  # in the spool, which its owner reached
     for path in (peek, own):
-        os.chown(path, 65534, 65534)
+        os.chown(path, STAFF, STAFF)
     results = {r.name: (r.accepted, r.rejected) for r in watcher.scan()}
     assert results == {"peek.json": (0, 1), "own.json": (1, 0)}
     assert "job.image_forbidden" in (spool / "rejected" / "peek.json.error.txt").read_text()
     assert [j.ref for j in store.list_jobs()] == ["S-2"]
+
+
+def test_the_spool_needs_the_role_the_socket_needs_to_submit(tmp_path: Path, store: SqliteStore) -> None:
+    dispatcher = Dispatcher(store, Station(store, []), "spool")
+    assert dispatcher.required_role(SUBMIT_METHOD) == SUBMIT_ROLE
+
+
+def test_a_file_whose_owner_has_no_role_is_rejected_whole(tmp_path: Path, store: SqliteStore, png: bytes) -> None:
+    give_files_to_staff_or_skip()
+    spool = tmp_path / "spool"
+    watcher = SpoolWatcher(store, spool, roles_config={"viewer": staff_roles()["operator"], "operator": ["nosuch"]})
+    (spool / "face.png").write_bytes(png)
+    job = spool / "batch.jsonl"
+    job.write_text(json.dumps({"ref": "V-1", "front": "face.png"}) + "\n" + json.dumps({"ref": "V-2", "front": "x"}))
+    os.chown(job, STAFF, STAFF)
+    assert [(r.accepted, r.rejected) for r in watcher.scan()] == [(0, 1)]
+    report = (spool / "rejected" / "batch.jsonl.error.txt").read_text().splitlines()
+    name = pwd.getpwuid(STAFF).pw_name
+    assert report[1] == (
+        f"auth.forbidden: jobs.submit needs the operator role and {name} has the viewer role; "
+        f"ask an administrator to add {name} to group 'nosuch' and log in again."
+    )
+    assert len(report) == 2 and store.list_jobs() == []

@@ -140,15 +140,16 @@ def test_sysusers_and_tmpfiles_make_the_user_groups_and_directories(tmp_path: Pa
     assert users["printd"][5] == "/var/lib/printd" and users["printd"][6].endswith("nologin")
     assert {"printd", "printd-operator", "printd-admin"} <= set(groups)
     assert "printd" in groups["dialout"][3].split(",")  # USB serial adapters
-    uid, gid = int(users["printd"][2]), int(groups["printd"][2])
-    for directory, mode in (
-        ("var/spool/printd", 0o3730),
-        ("var/spool/printd/done", 0o700),
-        ("var/spool/printd/rejected", 0o750),
-        ("run/printd", 0o755),
+    assert "printd" in groups["printd-operator"][3].split(",")  # reads the job files the spool gives that group
+    uid = int(users["printd"][2])
+    for directory, mode, group in (
+        ("var/spool/printd", 0o3730, "printd-operator"),  # operators drop job files; viewers may not
+        ("var/spool/printd/done", 0o700, "printd"),
+        ("var/spool/printd/rejected", 0o750, "printd"),
+        ("run/printd", 0o755, "printd"),
     ):
         st = (root / directory).stat()
-        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, uid, gid), directory
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, uid, int(groups[group][2])), directory
 
 
 def test_the_udev_rule_gives_only_printer_class_devices_of_known_makers_to_printd() -> None:
