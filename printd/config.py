@@ -48,6 +48,8 @@ class ControlConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     request_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
     write_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
     max_clients: Annotated[int, msgspec.Meta(ge=1)] = 64
+    max_clients_per_user: Annotated[int, msgspec.Meta(ge=1)] | None = None  # none: a quarter of max_clients
+    reserved_for_supervisors: Annotated[int, msgspec.Meta(ge=0)] | None = None  # none: 4 (below max_clients)
     socket_group: str | None = None
     roles: RolesConfig = msgspec.field(default_factory=RolesConfig)
 
@@ -109,6 +111,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         config = msgspec.convert(raw, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {explain(exc)}") from exc
+    _check_control(config.control, f"{source}: key control")
     for index, printer in enumerate(config.printer):
         _check_printer(printer, f"{source}: key printer[{index}]")
     names = [p.name for p in config.printer]
@@ -116,6 +119,14 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if duplicates:
         raise ConfigError(f"{source}: printer names must be unique; {', '.join(duplicates)} is given twice")
     return config
+
+
+def _check_control(control: ControlConfig, where: str) -> None:
+    limit = control.max_clients
+    if control.max_clients_per_user is not None and control.max_clients_per_user > limit:
+        raise ConfigError(f"{where}.max_clients_per_user: must be at most max_clients ({limit})")
+    if control.reserved_for_supervisors is not None and control.reserved_for_supervisors >= limit:
+        raise ConfigError(f"{where}.reserved_for_supervisors: must be less than max_clients ({limit})")
 
 
 def _check_printer(printer: PrinterConfig, where: str) -> None:

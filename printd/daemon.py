@@ -70,6 +70,8 @@ class Daemon:
             request_timeout=config.control.request_timeout_seconds,
             write_timeout=config.control.write_timeout_seconds,
             max_clients=config.control.max_clients,
+            max_clients_per_user=config.control.max_clients_per_user,
+            reserved_for_supervisors=config.control.reserved_for_supervisors,
         )
         self.spool = (
             SpoolWatcher(

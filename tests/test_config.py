@@ -33,6 +33,12 @@ def test_defaults() -> None:
         ('[[printer]]\nname = "a b"\ntype = "sim"', "key printer[0].name"),
         ('[[printer]]\nname = "a"\ntype = "sim"\n[[printer]]\nname = "a"\ntype = "sim"', "a is given twice"),
         ("[station\n", "not valid TOML"),
+        ("[control]\nmax_clients_per_user = 0", "key control.max_clients_per_user: Expected `int` >= 1"),
+        ("[control]\nmax_clients = 8\nmax_clients_per_user = 9", "key control.max_clients_per_user: must be at most"),
+        (
+            "[control]\nmax_clients = 8\nreserved_for_supervisors = 8",
+            "key control.reserved_for_supervisors: must be less",
+        ),
     ],
 )
 def test_errors_name_the_key(text: str, expected: str) -> None:

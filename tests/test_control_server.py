@@ -7,6 +7,7 @@ import contextlib
 import grp
 import logging
 import os
+import pwd
 import socket
 import stat
 import tempfile
@@ -21,9 +22,10 @@ import msgspec
 import pytest
 import structlog
 
+from printd.control import server as server_module
 from printd.control.auth import Caller, PeerCredentials, Role
 from printd.control.client import ControlClient, DaemonUnreachableError
-from printd.control.server import ControlServer, ControlSocketError, Dispatcher
+from printd.control.server import DEFAULT_MAX_CLIENTS, ControlServer, ControlSocketError, Dispatcher
 from printd.errors import PrintdError
 from printd.logging import get_logger
 
@@ -117,7 +119,9 @@ def toy() -> ToyDispatcher:
 
 @pytest.fixture
 def served(toy: ToyDispatcher, sock_path: Path) -> Iterator[ServerThread]:
-    with ServerThread(toy, sock_path, idle_timeout=5.0) as server:
+    # Every client here is this process's user: no share of its own limits them (a closed connection may still be
+    # counted for a moment when the next one comes).
+    with ServerThread(toy, sock_path, idle_timeout=5.0, max_clients_per_user=DEFAULT_MAX_CLIENTS) as server:
         yield server
 
 
@@ -441,13 +445,13 @@ def test_shutdown_does_not_wait_for_a_client_that_never_reads(sock_path: Path, t
 
 
 def test_connections_beyond_the_limit_are_told_printd_is_busy(sock_path: Path, toy: ToyDispatcher) -> None:
-    with ServerThread(toy, sock_path, max_clients=3) as served:
+    with ServerThread(toy, sock_path, max_clients=3, max_clients_per_user=3, reserved_for_supervisors=0) as served:
         held = [ControlClient(served.path) for _ in range(3)]
         for client in held:
             assert client.call("ping") == "pong"  # each is connected and counted
         with ControlClient(served.path) as extra, pytest.raises(PrintdError) as busy:
             extra.call("ping")
-        assert busy.value.code == "server.busy" and busy.value.details["limit"] == 3
+        assert busy.value.code == "server.busy" and busy.value.details == {"limit": 3, "setting": "max_clients"}
         assert "try again" in busy.value.message
         with raw(served.path) as s:  # answered, then a clean end of stream
             s.sendall(request(9, "ping"))
@@ -463,7 +467,7 @@ def test_connections_beyond_the_limit_are_told_printd_is_busy(sock_path: Path, t
 
 
 def test_many_clients_at_once_up_to_the_limit(sock_path: Path, toy: ToyDispatcher) -> None:
-    with ServerThread(toy, sock_path, max_clients=40) as served:
+    with ServerThread(toy, sock_path, max_clients=40, max_clients_per_user=40) as served:
         clients = [ControlClient(served.path) for _ in range(40)]
         try:
             with ThreadPoolExecutor(40) as pool:
@@ -472,6 +476,66 @@ def test_many_clients_at_once_up_to_the_limit(sock_path: Path, toy: ToyDispatche
             for c in clients:
                 c.close()
     assert replies == [id(c) for c in clients]
+
+
+def test_the_last_slots_are_kept_for_supervisors(sock_path: Path, toy: ToyDispatcher) -> None:
+    # Every connection here is this process's user: the resolver makes the first five viewers, the rest supervisors.
+    roles = iter([Role.VIEWER] * 5 + [Role.SUPERVISOR] * 3)
+    limits = {"max_clients": 6, "max_clients_per_user": 6, "reserved_for_supervisors": 2}
+    with ServerThread(toy, sock_path, role_resolver=lambda _: next(roles), **limits) as served:
+        staff = [ControlClient(served.path) for _ in range(4)]
+        assert [c.call("ping") for c in staff] == ["pong"] * 4
+        with ControlClient(served.path) as viewer, pytest.raises(PrintdError) as busy:
+            viewer.call("ping")
+        assert busy.value.details == {"limit": 4, "setting": "reserved_for_supervisors", "reserved": 2}
+        assert "kept for supervisors" in busy.value.message
+        supervisors = [ControlClient(served.path) for _ in range(2)]
+        assert [c.call("whoami")["role"] for c in supervisors] == [Role.SUPERVISOR] * 2  # type: ignore[index]
+        with ControlClient(served.path) as late, pytest.raises(PrintdError) as full:
+            late.call("ping")
+        assert full.value.details == {"limit": 6, "setting": "max_clients"}
+        for c in staff + supervisors:
+            c.close()
+
+
+def test_a_user_over_their_share_is_refused_by_name_without_a_lookup(sock_path: Path, toy: ToyDispatcher) -> None:
+    looked_up: list[int] = []
+
+    def resolve(creds: PeerCredentials) -> Role:
+        looked_up.append(creds.uid)
+        return Role.VIEWER
+
+    with ServerThread(toy, sock_path, max_clients=8, max_clients_per_user=2, role_resolver=resolve) as served:
+        held = [ControlClient(served.path) for _ in range(2)]
+        assert [c.call("ping") for c in held] == ["pong"] * 2
+        for _ in range(5):
+            with ControlClient(served.path) as extra, pytest.raises(PrintdError) as busy:
+                extra.call("ping")
+            me = pwd.getpwuid(os.geteuid()).pw_name
+            assert busy.value.details == {"limit": 2, "setting": "max_clients_per_user", "user": me}
+            assert busy.value.message.startswith(f"{me} already has 2 connections open")
+        for c in held:
+            c.close()
+    assert looked_up == [os.geteuid()] * 2
+
+
+def test_refusals_at_once_are_bounded(sock_path: Path, toy: ToyDispatcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "MAX_REFUSING", 4)
+    monkeypatch.setattr(server_module, "LINGER_QUIET_SECONDS", server_module.LINGER_SECONDS)  # each refusal lasts
+    with (
+        ServerThread(toy, sock_path, max_clients=1, reserved_for_supervisors=0) as served,
+        ControlClient(served.path) as held,
+    ):
+        assert held.call("ping") == "pong"
+        flood = [raw(sock_path) for _ in range(20)]
+        told = [read_to_end(s) for s in flood]
+        assert [bool(t) for t in told] == [True] * 4 + [False] * 16  # the rest closed without a word
+        for s in flood:
+            s.close()
+        time.sleep(0.2)
+        with raw(sock_path) as late:  # the refusals done, the next caller is told again
+            assert b"server.busy" in read_to_end(late)
+        assert held.call("ping") == "pong"
 
 
 def test_batch_and_deep_nesting_are_refused_and_the_connection_kept(served: ServerThread, toy: ToyDispatcher) -> None:

@@ -46,6 +46,9 @@ LINGER_SECONDS = 2.0
 LINGER_QUIET_SECONDS = 0.25
 LINGER_BYTES = 64 << 20
 DEFAULT_MAX_CLIENTS = 64
+DEFAULT_RESERVED_FOR_SUPERVISORS = 4
+MAX_REFUSING = 64
+"""Connections being told printd is busy at once; one more is closed without a word, so a flood costs little."""
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_WRITE_TIMEOUT = 30.0
 
@@ -77,7 +80,9 @@ class _ClientStalledError(Exception):
 class _Client:
     busy: bool = False  # answering a request: let it finish at shutdown
     writing: bool = False  # waiting for the client to read its reply: not worth waiting for at shutdown
-    counted: bool = True  # False: refused for being over the connection limit, only being told so
+    uid: int | None = None  # set while the connection holds one of the max_clients slots
+    user: str | None = None  # the user's name, once identified
+    refusing: bool = False  # being told printd is busy
 
 
 class ControlServer:
@@ -96,12 +101,16 @@ class ControlServer:
         request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
         write_timeout: float | None = DEFAULT_WRITE_TIMEOUT,
         max_clients: int = DEFAULT_MAX_CLIENTS,
+        max_clients_per_user: int | None = None,
+        reserved_for_supervisors: int | None = None,
         logger: FilteringBoundLogger | None = None,
         role_resolver: RoleResolver | None = None,
     ) -> None:
         """``idle_timeout``: a connection with nothing sent is closed after this long. ``request_timeout``: a
         request begun must end (its newline arrive) within this long. ``write_timeout``: a client that reads
-        no replies for this long is cut off. ``max_clients``: connections beyond it are told printd is busy."""
+        no replies for this long is cut off. ``max_clients``: connections beyond it are told printd is busy;
+        ``max_clients_per_user`` (default a quarter of it) is one user's share; the last
+        ``reserved_for_supervisors`` (default 4, fewer if ``max_clients`` is smaller) are for supervisors only."""
         if (socket_path is None) == (sock is None):
             raise ValueError("give exactly one of socket_path or sock")
         parse_roles(roles_config)
@@ -114,9 +123,9 @@ class ControlServer:
         self._idle_timeout = idle_timeout
         self._request_timeout = request_timeout
         self._write_timeout = write_timeout
-        if max_clients < 1:
-            raise ValueError("max_clients must be at least 1")
-        self._max_clients = max_clients
+        self._max_clients, self._per_user, self._reserved = _client_limits(
+            max_clients, max_clients_per_user, reserved_for_supervisors
+        )
         self._log = logger if logger is not None else get_logger("printd.control")
         self._resolve: RoleResolver = role_resolver or (lambda c: resolve_role(c.uid, c.gid, roles_config))
         self._server: asyncio.AbstractServer | None = None
@@ -182,15 +191,11 @@ class ControlServer:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        client = _Client(counted=self._active_clients() < self._max_clients)
+        client = _Client()
         self._clients[task] = client
         try:
-            if self._closing:
-                pass
-            elif not client.counted:
-                await self._refuse_busy(reader, writer, client)
-            else:
-                await self._serve(reader, writer, client)
+            if not self._closing:
+                await self._enter(reader, writer, client)
         except asyncio.CancelledError:
             if not self._closing:
                 raise
@@ -208,17 +213,63 @@ class ControlServer:
             except Exception:
                 pass
 
-    def _active_clients(self) -> int:
-        return sum(1 for c in self._clients.values() if c.counted)
+    async def _enter(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client) -> None:
+        """Admit the caller to a slot and serve them, or tell them which limit keeps them out.
 
-    async def _refuse_busy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client) -> None:
-        self._log.warning("control.busy", limit=self._max_clients)
-        busy = PrintdError(
-            "server.busy",
-            f"printd is already serving its limit of {self._max_clients} connections; try again in a moment, "
-            "and stop scripts that hold connections open without using them.",
-            {"limit": self._max_clients},
+        The limits that need only the uid come first, so a refused caller costs no user-database lookup.
+        """
+        creds = peer_credentials(writer.get_extra_info("socket"))
+        busy = self._over_limit(creds.uid)
+        if busy is None:
+            client.uid = creds.uid
+            in_reserve = self._held() > self._max_clients - self._reserved
+            caller = await asyncio.to_thread(self._identify, creds)
+            client.user = caller.user
+            if not in_reserve or caller.role is Role.SUPERVISOR:
+                await self._serve(reader, writer, client, caller)
+                return
+            client.uid = None
+            busy = self._busy_reserved()
+        await self._refuse_busy(reader, writer, client, busy)
+
+    def _held(self, uid: int | None = None) -> int:
+        """Slots held, by everyone or by ``uid``."""
+        return sum(1 for c in self._clients.values() if c.uid is not None and (uid is None or c.uid == uid))
+
+    def _over_limit(self, uid: int) -> PrintdError | None:
+        if self._held() >= self._max_clients:
+            return _busy(
+                f"printd is already serving its limit of {self._max_clients} connections (max_clients in [control])",
+                {"limit": self._max_clients, "setting": "max_clients"},
+            )
+        if self._held(uid) >= self._per_user:
+            return self._busy_per_user(uid)
+        return None
+
+    def _busy_per_user(self, uid: int) -> PrintdError:
+        # The name from one of the user's own connections: a refusal costs no user-database lookup.
+        user = next((c.user for c in self._clients.values() if c.uid == uid and c.user), f"uid:{uid}")
+        return _busy(
+            f"{user} already has {self._per_user} connections open to printd, the most one user may have "
+            "(max_clients_per_user in [control])",
+            {"limit": self._per_user, "setting": "max_clients_per_user", "user": user},
         )
+
+    def _busy_reserved(self) -> PrintdError:
+        general = self._max_clients - self._reserved
+        return _busy(
+            f"printd's {general} connections for staff are all in use and the last {self._reserved} are kept for "
+            "supervisors (reserved_for_supervisors in [control])",
+            {"limit": general, "setting": "reserved_for_supervisors", "reserved": self._reserved},
+        )
+
+    async def _refuse_busy(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client, busy: PrintdError
+    ) -> None:
+        if sum(1 for c in self._clients.values() if c.refusing) >= MAX_REFUSING:
+            return
+        client.refusing = True
+        self._log.warning("control.busy", **busy.details)
         await self._send(writer, client, encode_error(None, busy))
         await self._linger(reader, writer)
 
@@ -235,8 +286,9 @@ class ControlServer:
         finally:
             client.writing = False
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client) -> None:
-        caller = await asyncio.to_thread(self._identify, peer_credentials(writer.get_extra_info("socket")))
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: _Client, caller: Caller
+    ) -> None:
         self._log.debug("control.connected", user=caller.user, pid=caller.pid, role=_label(caller.role))
         conn = Connection(self._max_message_bytes)
         loop = asyncio.get_running_loop()
@@ -375,6 +427,28 @@ class ControlServer:
                 where=_frames(exc),
             )
             raise internal_error() from None
+
+
+def _client_limits(max_clients: int, per_user: int | None, reserved: int | None) -> tuple[int, int, int]:
+    """``max_clients`` and the per-user and supervisors' shares of it, defaults filled in and checked."""
+    if max_clients < 1:
+        raise ValueError("max_clients must be at least 1")
+    per_user = max(1, max_clients // 4) if per_user is None else per_user
+    reserved = min(DEFAULT_RESERVED_FOR_SUPERVISORS, max_clients - 1) if reserved is None else reserved
+    if not 1 <= per_user <= max_clients:
+        raise ValueError("max_clients_per_user must be between 1 and max_clients")
+    if not 0 <= reserved < max_clients:
+        raise ValueError("reserved_for_supervisors must be at least 0 and less than max_clients")
+    return max_clients, per_user, reserved
+
+
+def _busy(limit: str, details: dict[str, object]) -> PrintdError:
+    return PrintdError(
+        "server.busy",
+        f"{limit}; try again in a moment, and stop printctl sessions or scripts that hold connections open "
+        "without using them.",
+        details,
+    )
 
 
 def _label(role: Role | None) -> str | None:
