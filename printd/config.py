@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,9 +13,13 @@ from printd.validation import explain
 
 DEFAULT_CONFIG_PATH = Path("/etc/printd/printd.toml")
 
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-Positive = Annotated[int, msgspec.Meta(ge=1)]
+# Every number has both bounds: an upper bound also keeps out inf (and nan fails any bound).
+HOUR = 3600.0
+DAY = 24 * HOUR
+MAX_CLIENTS = 512  # well inside the 1,024 open files a service gets by default
+Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 Rate = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Timeout = Annotated[float, msgspec.Meta(gt=0.0, le=DAY)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -27,10 +32,10 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     database: str = "/var/lib/printd/printd.db"
     socket: str = "/run/printd/printd.sock"
     spool: str | None = None
-    low_stock_threshold: NonNegative = 500
-    max_attempts: Positive = 3
-    retention_hours: Annotated[float, msgspec.Meta(ge=0.0)] = 24.0
-    spool_poll_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 1.0
+    low_stock_threshold: Count = 500
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 3
+    retention_hours: Annotated[float, msgspec.Meta(ge=0.0, le=5 * 365 * 24.0)] = 24.0  # five years at most
+    spool_poll_seconds: Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)] = 1.0
 
 
 class RolesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -43,13 +48,13 @@ class RolesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class ControlConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    max_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1 << 20
-    idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
-    request_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
-    write_timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
-    max_clients: Annotated[int, msgspec.Meta(ge=1)] = 64
-    max_clients_per_user: Annotated[int, msgspec.Meta(ge=1)] | None = None  # none: a quarter of max_clients
-    reserved_for_supervisors: Annotated[int, msgspec.Meta(ge=0)] | None = None  # none: 4 (below max_clients)
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 << 20)] = 1 << 20  # per client, in memory
+    idle_timeout_seconds: Timeout = 300.0
+    request_timeout_seconds: Timeout = 30.0
+    write_timeout_seconds: Timeout = 30.0
+    max_clients: Annotated[int, msgspec.Meta(ge=1, le=MAX_CLIENTS)] = 64
+    max_clients_per_user: Annotated[int, msgspec.Meta(ge=1, le=MAX_CLIENTS)] | None = None  # none: max_clients / 4
+    reserved_for_supervisors: Annotated[int, msgspec.Meta(ge=0, le=MAX_CLIENTS - 1)] | None = None  # none: 4
     socket_group: str | None = None
     roles: RolesConfig = msgspec.field(default_factory=RolesConfig)
 
@@ -58,8 +63,8 @@ class SimPrinterConfig(msgspec.Struct, tag="sim", tag_field="type", forbid_unkno
     """A simulated Evolis printer driven through the real Evolis driver over an in-process link."""
 
     name: Name
-    cards: NonNegative = 1000
-    seconds_per_card: Annotated[float, msgspec.Meta(ge=0.0)] = 20.0
+    cards: Count = 1000
+    seconds_per_card: Annotated[float, msgspec.Meta(ge=0.0, le=600.0)] = 20.0
     spoil_rate: Rate = 0.0
     seed: int = 0
     faults: list[str] = msgspec.field(default_factory=list)
@@ -76,8 +81,8 @@ class EvolisPrinterConfig(msgspec.Struct, tag="evolis", tag_field="type", forbid
     transport: str
     ribbon: str = "ymcko"
     colour_levels: Literal[32, 64, 128] = 32
-    reply_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 5.0
-    motion_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 60.0
+    reply_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=600.0)] = 5.0
+    motion_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=HOUR)] = 60.0
     encoder: str | None = None  # the chip encoder beside it: sim+unix:///PATH (the simulator's); none: no chip stage
 
 
@@ -87,7 +92,7 @@ class CupsPrinterConfig(msgspec.Struct, tag="cups", tag_field="type", forbid_unk
     name: Name
     queue: Annotated[str, msgspec.Meta(min_length=1, max_length=127, pattern=r"^[^/#\s]+$")]
     server: str | None = None  # a host or a Unix socket path; none: the client's default
-    job_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
+    job_timeout: Timeout = 300.0
 
 
 PrinterConfig = SimPrinterConfig | EvolisPrinterConfig | CupsPrinterConfig
@@ -110,7 +115,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     try:
         config = msgspec.convert(raw, Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {explain(exc)}") from exc
+        message = explain(exc)
+        raise ConfigError(f"{source}: {message}{_allowed_range(message)}") from exc
     _check_control(config.control, f"{source}: key control")
     for index, printer in enumerate(config.printer):
         _check_printer(printer, f"{source}: key printer[{index}]")
@@ -119,6 +125,48 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if duplicates:
         raise ConfigError(f"{source}: printer names must be unique; {', '.join(duplicates)} is given twice")
     return config
+
+
+def _allowed_range(message: str) -> str:
+    """``; allowed: ...`` for an error about a number key (``key station.spool_poll_seconds: ...``), else ``""``."""
+    found = re.match(r"key ([\w.\[\]]+):", message)
+    number = _number_type(found.group(1)) if found else None
+    if number is None:
+        return ""
+    limits = (("more than", number.gt), ("at least", number.ge), ("less than", number.lt), ("at most", number.le))
+    bounds = [f"{word} {_plain(value)}" for word, value in limits if value is not None]
+    kind = "a whole number" if isinstance(number, msgspec.inspect.IntType) else "a number"
+    return f"; allowed: {kind} {' and '.join(bounds)}" if bounds else ""
+
+
+def _number_type(key: str) -> msgspec.inspect.IntType | msgspec.inspect.FloatType | None:
+    """The number type of ``key`` (``printer[0].cards``) in the configuration; None if it is no number."""
+    t: msgspec.inspect.Type | None = msgspec.inspect.type_info(Config)
+    for name in re.sub(r"\[\d+\]", "", key).split("."):
+        t = _field_type(t, name)
+    return next((m for m in _members(t) if isinstance(m, msgspec.inspect.IntType | msgspec.inspect.FloatType)), None)
+
+
+def _members(t: msgspec.inspect.Type | None) -> tuple[msgspec.inspect.Type, ...]:
+    if isinstance(t, msgspec.inspect.UnionType):
+        return t.types
+    if isinstance(t, msgspec.inspect.ListType):
+        return _members(t.item_type)
+    return () if t is None else (t,)
+
+
+def _field_type(t: msgspec.inspect.Type | None, name: str) -> msgspec.inspect.Type | None:
+    """The type of field ``name`` of the struct ``t`` (of the first struct in a list or union that has one)."""
+    for member in _members(t):
+        if isinstance(member, msgspec.inspect.StructType):
+            for field in member.fields:
+                if field.name == name:
+                    return field.type
+    return None
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _check_control(control: ControlConfig, where: str) -> None:

@@ -1,7 +1,10 @@
 """Configuration: the example files load, and every mistake names its key."""
 
+import subprocess
+import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from printd.config import ConfigError, SimPrinterConfig, load_config, parse_config
@@ -91,3 +94,65 @@ def test_cups_printers_name_a_queue() -> None:
     assert isinstance(config.printer[0], CupsPrinterConfig) and config.printer[0].queue == "Evolis_Primacy"
     with pytest.raises(ConfigError, match=r"key printer\[0\]\.queue"):
         parse_config('[[printer]]\nname = "office"\ntype = "cups"\nqueue = "bad/queue"\n')
+
+
+PRINTERS = {
+    "sim": '[[printer]]\nname = "p"\ntype = "sim"\n',
+    "evolis": '[[printer]]\nname = "p"\ntype = "evolis"\ntransport = "usb://0F49:0001"\n',
+    "cups": '[[printer]]\nname = "p"\ntype = "cups"\nqueue = "q"\n',
+}
+
+
+def number_keys() -> list[tuple[str, str, str]]:
+    """(table text, key as errors name it, field) for every number in the configuration, from its own types."""
+    from printd.config import ControlConfig, PrinterConfig, StationConfig
+
+    tables = [("[station]\n", "station", StationConfig), ("[control]\n", "control", ControlConfig)]
+    tables += [(PRINTERS[t.__struct_config__.tag], "printer[0]", t) for t in PrinterConfig.__args__]  # type: ignore[attr-defined]
+    found = []
+    for text, where, struct in tables:
+        for field in msgspec.inspect.type_info(struct).fields:  # type: ignore[attr-defined]
+            types = getattr(field.type, "types", (field.type,))
+            if any(isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType) for t in types):
+                found.append((text, f"{where}.{field.name}", field.name))
+    return found
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e300", "-1e300"])
+def test_every_number_is_finite_and_bounded(value: str) -> None:
+    keys = number_keys()
+    assert len(keys) >= 15
+    for table, key, field in keys:
+        if field == "seed":
+            continue  # any integer seeds the simulator's random failures
+        with pytest.raises(ConfigError) as info:
+            parse_config(f"{table}{field} = {value}\n", "t.toml")
+        assert f"key {key}: " in str(info.value) and "; allowed: " in str(info.value), key
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[station]\nspool_poll_seconds = inf", "station.spool_poll_seconds: Expected `float` <= 3600.0"),
+        ("[station]\nspool_poll_seconds = nan", "station.spool_poll_seconds: Expected `float` >= 0.01"),
+        ("[station]\nretention_hours = 1e6", "station.retention_hours: Expected `float` <= 43800.0"),
+        ("[control]\nidle_timeout_seconds = inf", "control.idle_timeout_seconds: Expected `float` <= 86400.0"),
+        ("[control]\nmax_message_bytes = 1_000_000_000", "control.max_message_bytes: Expected `int` <= 67108864"),
+        (PRINTERS["sim"] + "seconds_per_card = nan", "printer[0].seconds_per_card: Expected `float` >= 0.0"),
+        (PRINTERS["evolis"] + "motion_timeout = 0", "printer[0].motion_timeout: Expected `float` > 0.0"),
+        (PRINTERS["cups"] + "job_timeout = inf", "printer[0].job_timeout: Expected `float` <= 86400.0"),
+    ],
+)
+def test_check_config_names_the_key_and_the_range(tmp_path: Path, text: str, expected: str) -> None:
+    config = tmp_path / "printd.toml"
+    config.write_text(text + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "printd.daemon", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"{config}: key {expected}; allowed: a " in result.stderr
