@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import io
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ import msgspec
 from PIL import Image, UnidentifiedImageError
 
 from printd.errors import PrintdError
-from printd.file_access import Reader
+from printd.file_access import NotRegularFileError, Reader, ReadForbiddenError, open_regular
 from printd.jobs import Priority
 from printd.store.records import JobContent, NewJob
 from printd.validation import explain
@@ -63,61 +64,91 @@ def load_image(source: str, field: str, ref: str, base_dir: Path | None, reader:
     if source.startswith("data:"):
         data = _decode_data_uri(source, field, ref)
     else:
-        path = Path(source)
-        if not path.is_absolute():
-            if base_dir is None:
-                raise PrintdError(
-                    "job.invalid",
-                    f"job {ref}: {field} must be an absolute path or a data: URI (printctl makes paths absolute)",
-                )
-            path = base_dir / path
-        if reader is not None and not reader.may_read(path, reached=base_dir):
-            raise PrintdError(
-                "job.image_forbidden",
-                f"job {ref}: you may not read the {field} image file yourself, so printd will not read it for you;"
-                " make it readable by you, or send the image as a data: URI",
-            )
-        try:
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise PrintdError(
-                "job.image_missing",
-                f"job {ref}: the {field} image file does not exist; check the path in the job file",
-            ) from None
-        except PermissionError:
-            raise PrintdError(
-                "job.image_missing",
-                f"job {ref}: printd may not read the {field} image file; make it readable by the printd user"
-                " or send it as a data: URI",
-            ) from None
-        except IsADirectoryError:
-            raise PrintdError("job.image_missing", f"job {ref}: the {field} image path is a directory") from None
+        data = _read_file(_image_path(source, field, ref, base_dir), field, ref, base_dir, reader)
     check_image(data, field, ref)
     return data
 
 
-def check_image(data: bytes, field: str, ref: str) -> None:
+def _image_path(source: str, field: str, ref: str, base_dir: Path | None) -> Path:
+    path = Path(source)
+    if path.is_absolute():
+        return path
+    if base_dir is None:
+        raise PrintdError(
+            "job.invalid",
+            f"job {ref}: {field} must be an absolute path or a data: URI (printctl makes paths absolute)",
+        )
+    return base_dir / path
+
+
+_MISSING = "the {field} image file does not exist; check the path in the job file"
+_NOT_FOR_PRINTD = (
+    "printd may not read the {field} image file; make it readable by the printd user or send it as a data: URI"
+)
+_OPEN_ERRORS = {
+    errno.ENOENT: ("job.image_missing", _MISSING),
+    errno.ENOTDIR: ("job.image_missing", _MISSING),
+    errno.EACCES: ("job.image_missing", _NOT_FOR_PRINTD),
+    errno.EPERM: ("job.image_missing", _NOT_FOR_PRINTD),
+    errno.EISDIR: ("job.image_missing", "the {field} image path is a directory"),
+    errno.ELOOP: ("job.image_missing", "the {field} image path has too many symbolic links; name the file itself"),
+}
+
+
+def _read_file(path: Path, field: str, ref: str, base_dir: Path | None, reader: Reader | None) -> bytes:
+    """The file's content, read only from a regular file the reader may read and never past the size limit."""
+    try:
+        fd = open_regular(path, reader=reader, reached=base_dir)
+        with open(fd, "rb") as file:
+            data = file.read(MAX_IMAGE_BYTES + 1)
+    except ReadForbiddenError:
+        raise PrintdError(
+            "job.image_forbidden",
+            f"job {ref}: you may not read the {field} image file yourself, so printd will not read it for you;"
+            " make it readable by you, or send the image as a data: URI",
+        ) from None
+    except NotRegularFileError:
+        raise PrintdError(
+            "job.image_unreadable",
+            f"job {ref}: the {field} image is not a regular file (a pipe, device or socket); name the image file",
+        ) from None
+    except OSError as exc:
+        code, text = _OPEN_ERRORS.get(exc.errno or 0, ("job.image_unreadable", "the {field} image file cannot be read"))
+        raise PrintdError(code, f"job {ref}: " + text.format(field=field)) from None
     if len(data) > MAX_IMAGE_BYTES:
-        raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
+        raise _too_large(field, ref)
+    return data
+
+
+def _too_large(field: str, ref: str) -> PrintdError:
+    return PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
+
+
+def check_image(data: bytes, field: str, ref: str) -> None:
+    """A PNG or JPEG within the limits whose image data decodes completely: a corrupt or truncated image is
+    refused now, not when its card is printed."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _too_large(field, ref)
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("PNG", "JPEG"):
-                raise PrintdError(
-                    "job.image_unreadable",
-                    f"job {ref}: the {field} image is {image.format}; send a PNG or JPEG",
-                )
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is too large in pixels")
+            _check_header(image, field, ref)
             image.verify()
+        with Image.open(io.BytesIO(data)) as image:  # verify() leaves the image unusable: decode a fresh one
+            image.load()
     except PrintdError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, OSError, EOFError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise PrintdError(
             "job.image_unreadable",
             f"job {ref}: the {field} image cannot be read as PNG or JPEG; export it again",
         ) from None
+
+
+def _check_header(image: Image.Image, field: str, ref: str) -> None:
+    if image.format not in ("PNG", "JPEG"):
+        raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is {image.format}; send a PNG or JPEG")
+    if image.width * image.height > MAX_IMAGE_PIXELS:
+        raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is too large in pixels")
 
 
 def _decode_data_uri(uri: str, field: str, ref: str) -> bytes:
