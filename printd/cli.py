@@ -22,6 +22,7 @@ from rich.text import Text
 from printd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachableError
 from printd.control.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from printd.errors import PrintdError
+from printd.terminal import visible, visible_json, visible_text
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -37,6 +38,8 @@ exit status: 0 success, 1 printd answered with an error (or a batch had rejected
 The socket is --socket, else $PRINTD_SOCKET, else /run/printd/printd.sock."""
 
 _json = msgspec.json.Encoder()
+
+Renderer = Callable[[Console, object], None]
 
 
 class UsageError(Exception):
@@ -80,6 +83,30 @@ def _nonzero_int(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError("expected a number of blanks other than 0")
     return value
+
+
+def _job_id(text: str) -> int:
+    digits = text.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a job id such as 12 or #12, got {text!r}")
+    return int(digits)
+
+
+def _job_ref_or_id(text: str) -> str | int:
+    """A job named on the command line: ``#12`` is job id 12; anything else is a client reference, digits too."""
+    return _job_id(text) if text.startswith("#") else text
+
+
+JOB_HELP = "the job's client reference (even one made of digits), or #ID for its id (quote it: '#12')"
+
+
+def add_job_argument(parser: argparse.ArgumentParser) -> None:
+    """A job named by its reference (positional, or '#ID') or by --id: never a guess between the two."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("job", nargs="?", type=_job_ref_or_id, metavar="REF", help=JOB_HELP)
+    which.add_argument(
+        "--id", dest="job_id", type=_job_id, metavar="ID", help="the job's id, as 'printctl jobs' shows it"
+    )
 
 
 def _nonempty(text: str) -> str:
@@ -139,8 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
     jobs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="at most N jobs (default 50)")
 
-    job = add("job", "Show one job and its history.")
-    job.add_argument("job", metavar="ID_OR_REF", help="job id or client reference")
+    add_job_argument(add("job", "Show one job: its cards and its history."))
 
     submit = add("submit", "Submit a job file, or a JSON-lines file of jobs with --batch.")
     submit.add_argument(
@@ -157,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("release", "Release a held job back to the queue."),
         ("reprint", "Print a job again on a new blank."),
     ):
-        add(name, what).add_argument("job", metavar="ID_OR_REF", help="job id or client reference")
+        add_job_argument(add(name, what))
 
     printers = add("printers", "Pause or resume a printer.")
     printer_commands = printers.add_subparsers(dest="printer_command", metavar="SUBCOMMAND", required=True)
@@ -175,13 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     spoiled.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only spoils from this day on")
     spoiled.add_argument("--category", choices=SPOIL_CATEGORIES, help="only this category")
 
-    spoil = add("spoil", "Record a printed card that failed quality control as spoiled.")
-    spoil.add_argument("job", metavar="JOB", help="job id or client reference")
+    spoil = add(
+        "spoil",
+        "Record a printed card that failed quality control as spoiled. Name the card as 'printctl job' lists it:"
+        " run twice, the same card is booked once.",
+    )
+    add_job_argument(spoil)
+    card = spoil.add_mutually_exclusive_group(required=True)
+    card.add_argument("--attempt", type=_positive_int, metavar="N", help="the card's attempt, as 'printctl job' shows")
+    card.add_argument("--chip", dest="chip_uid", type=_nonempty, metavar="UID", help="the card's chip UID")
     spoil.add_argument("--category", required=True, choices=SPOIL_CATEGORIES)
     spoil.add_argument("--detail", required=True, type=_nonempty, metavar="TEXT", help="what was wrong")
 
     resolve = add("resolve", "Settle an in-doubt job from what the card actually became.")
-    resolve.add_argument("job", metavar="JOB", help="job id or client reference")
+    add_job_argument(resolve)
     fate = resolve.add_mutually_exclusive_group(required=True)
     fate.add_argument(
         "--printed",
@@ -220,16 +253,17 @@ class Output:
         self.console = Console(file=self.out, highlight=False)
 
     def emit_json(self, value: object) -> None:
-        self.out.write(msgspec.json.format(_json.encode(value), indent=2).decode() + "\n")
+        self.out.write(visible_json(msgspec.json.format(_json.encode(value), indent=2).decode()) + "\n")
+
+    def show(self, render: Renderer, reply: object) -> None:
+        """Render a reply for people, every string in it made safe for the terminal first."""
+        render(self.console, visible(reply))
 
     def error(self, message: str) -> None:
-        self.err.write(f"printctl: {message}\n")
+        self.err.write(f"printctl: {visible_text(message)}\n")
 
 
 Command = Callable[[argparse.Namespace, ControlClient, Output], int]
-
-
-Renderer = Callable[[Console, object], None]
 
 
 def _simple(method: str, params: Callable[[argparse.Namespace], dict[str, object]], render: Renderer) -> Command:
@@ -238,14 +272,14 @@ def _simple(method: str, params: Callable[[argparse.Namespace], dict[str, object
         if out.json:
             out.emit_json(result)
         else:
-            render(out.console, result)
+            out.show(render, result)
         return EXIT_OK
 
     return run
 
 
 def _job_params(args: argparse.Namespace) -> dict[str, object]:
-    return {"job": args.job}
+    return {"job": args.job if args.job_id is None else args.job_id}
 
 
 def _load_json_file(path: str) -> tuple[object, Path]:
@@ -281,7 +315,7 @@ def _submit(args: argparse.Namespace, client: ControlClient, out: Output) -> int
     if out.json:
         out.emit_json(result)
     else:
-        render_submitted(out.console, result)
+        out.show(render_submitted, result)
     return EXIT_OK
 
 
@@ -447,6 +481,11 @@ def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
 
     def render(console: Console, result: object) -> None:
         event, on_hand = _get(result, "event_id"), _get(result, "on_hand")
+        if _get(result, "duplicate"):
+            first = f"{_get(result, 'count')} blank card(s) on {_get(result, 'at')} by {_get(result, 'actor')}"
+            said = f"Delivery {args.ref} was already booked: {first} (ledger event {event}); nothing changed."
+            console.print(Text(said + f" On hand {on_hand}."))
+            return
         console.print(Text(f"{done} (ledger event {event}); on hand now {on_hand}."))
 
     return _simple(f"stock.{args.stock_command}", lambda _: params, render)(args, client, out)
@@ -457,7 +496,7 @@ def _reconcile(args: argparse.Namespace, client: ControlClient, out: Output) -> 
     if out.json:
         out.emit_json(result)
     else:
-        render_reconciliations(out.console, result)
+        out.show(render_reconciliations, result)
     return EXIT_ERROR if _rows(_get(result, "errors")) else EXIT_OK
 
 
@@ -476,8 +515,8 @@ def _cell(value: object) -> Text:
     if isinstance(value, bool):
         return Text("yes" if value else "no")
     if isinstance(value, list):
-        return Text(", ".join(str(v) for v in value) or "-")
-    return Text(str(value))
+        return Text(visible_text(", ".join(str(v) for v in value)) or "-")
+    return Text(visible_text(str(value)))
 
 
 def _get(obj: object, key: str) -> object:
@@ -564,12 +603,39 @@ def render_job(console: Console, job: object) -> None:
     for f in JOB_FIELDS:
         table.add_row(Text(f.replace("_", " ").capitalize(), style="bold"), _cell(_get(job, f)))
     console.print(table)
+    cards = _rows(_get(job, "cards"))
+    if cards:
+        table = Table("Attempt", "Printer", "At", "Card", "Category", "Chip UID", title="Cards")
+        for c in cards:
+            table.add_row(*(_cell(c.get(k)) for k in ("attempt", "printer", "at", "fate", "category", "chip_uid")))
+        console.print(table)
     history = _rows(_get(job, "history"))
     if history:
         events = Table("At", "Event", "Actor", "Printer", "Detail", title="History")
         for h in history:
             events.add_row(*(_cell(h.get(k)) for k in ("at", "event", "actor", "printer", "detail")))
         console.print(events)
+
+
+def render_spoil(console: Console, reply: object) -> None:
+    spoil = _get(reply, "spoil")
+    card, job = _get(_get(spoil, "card"), "attempt"), _get(reply, "id")
+    if not _get(spoil, "booked"):
+        said = f"Card {card} of job {job} was already booked spoiled ({_get(_get(spoil, 'card'), 'category')});"
+        console.print(Text(said + " nothing was booked again."))
+    elif _get(spoil, "reprint"):
+        console.print(Text(f"Card {card} of job {job} booked spoiled; the job is queued to print on a new blank."))
+    elif _get(reply, "state") == "failed":
+        console.print(
+            Text(
+                f"Card {card} of job {job} booked spoiled. The job cannot print again: its card content was purged"
+                " after the retention period, so it is failed; submit it again under a new reference.",
+                style="yellow",
+            )
+        )
+    else:
+        console.print(Text(f"Card {card} of job {job} booked spoiled; the job itself is unchanged."))
+    render_job(console, reply)
 
 
 def render_submitted(console: Console, result: object) -> None:
@@ -653,17 +719,21 @@ COMMANDS: Mapping[str, Command] = {
     "spoiled": _simple("spoiled.list", lambda a: {"since": a.since, "category": a.category}, render_spoiled),
     "spoil": _simple(
         "jobs.spoil",
-        lambda a: {"job": a.job, "category": a.category, "detail": a.detail},
-        render_job,
+        lambda a: (
+            _job_params(a) | {"category": a.category, "detail": a.detail, "attempt": a.attempt, "chip_uid": a.chip_uid}
+        ),
+        render_spoil,
     ),
     "resolve": _simple(
         "jobs.resolve",
-        lambda a: {
-            "job": a.job,
-            "resolution": "spoiled" if a.category else a.resolution,
-            "category": a.category,
-            "note": a.note,
-        },
+        lambda a: (
+            _job_params(a)
+            | {
+                "resolution": "spoiled" if a.category else a.resolution,
+                "category": a.category,
+                "note": a.note,
+            }
+        ),
         render_job,
     ),
 }

@@ -38,6 +38,7 @@ class JobEvent(enum.StrEnum):
     RESOLVE_NOT_FED = "resolve_not_fed"
     REPRINT = "reprint"
     QC_SPOIL = "qc_spoil"  # an operator rejects a printed card at inspection
+    QC_SPOIL_CONTENT_PURGED = "qc_spoil_content_purged"  # ... after the retention purged what to print again
 
 
 class Priority(enum.IntEnum):
@@ -77,6 +78,7 @@ TRANSITIONS: dict[tuple[JobState, JobEvent], JobState] = {
     (S.DONE, E.REPRINT): S.QUEUED,
     (S.FAILED, E.REPRINT): S.QUEUED,
     (S.DONE, E.QC_SPOIL): S.QUEUED,
+    (S.DONE, E.QC_SPOIL_CONTENT_PURGED): S.FAILED,
 }
 
 ENDED = frozenset({S.DONE, S.FAILED, S.CANCELED})

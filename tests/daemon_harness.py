@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
+
 from drivers.sim import sim_serial
 from drivers.sim.cards import PhysicalTruth
 from drivers.sim.model import PrinterModel
 from drivers.sim.state import StateFile
+from printd.cli import main as printctl_main
 from printd.control.client import ControlClient
 from printd.store import SqliteStore
 
@@ -168,3 +172,32 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+class Printctl:
+    """printctl as staff run it, every word it prints kept for the final check."""
+
+    def __init__(self, socket: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self.socket = socket
+        self.capsys = capsys
+        self.seen: list[str] = []
+
+    def run(self, *argv: str, expect: int = 0) -> tuple[str, str]:
+        try:
+            code = printctl_main(["--socket", self.socket, *argv])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = self.capsys.readouterr()
+        self.seen += [out, err]
+        assert code == expect, (argv, code, out, err)
+        return out, err
+
+    def __call__(self, *argv: str, expect: int = 0) -> str:
+        return "".join(self.run(*argv, expect=expect))
+
+    def json(self, *argv: str, expect: int = 0) -> Any:
+        return msgspec.json.decode(self.run("--json", *argv, expect=expect)[0])
+
+
+def settled(ctl: Printctl, ref: str, *states: str) -> None:
+    wait_for(lambda: ctl.json("job", ref)["state"] in states, 30, f"{ref} to be {' or '.join(states)}")

@@ -74,6 +74,10 @@ class FakeDaemon:
         self.sent.append((method, params))
         if params.get("job") == "NOPE":
             raise PrintdError("job.not_found", "No job NOPE; list jobs with printctl jobs.", {"job": "NOPE"})
+        if params.get("job") == "HOSTILE":
+            raise PrintdError("job.not_found", f"No job {HOSTILE}.")
+        if method == "jobs.get" and params.get("job") == "E1":
+            return JOB | {"history": [JOB["history"][0] | {"detail": HOSTILE}]}  # type: ignore[index]
         if method == "status":
             return {
                 "station": "dukcapil-1",
@@ -106,6 +110,8 @@ class FakeDaemon:
             return {"accepted": accepted, "rejected": rejected}
         if method.startswith("printers."):
             return PRINTER
+        if method == "spoiled.list" and params.get("category") == "damaged":
+            return [{"at": "2026-11-30T09:00:00+07:00", "category": "damaged", "detail": HOSTILE}]
         if method == "spoiled.list":
             return [
                 {
@@ -200,6 +206,13 @@ def test_help_everywhere(capsys: pytest.CaptureFixture[str], path: list[str]) ->
         ["spoiled", "--category", "smudged"],
         ["spoil", "12", "--category", "damaged"],
         ["spoil", "12", "--category", "lost", "--detail", "x"],
+        ["spoil", "12", "--category", "damaged", "--detail", "x"],  # which card?
+        ["spoil", "12", "--attempt", "3", "--chip", "04A1", "--category", "damaged", "--detail", "x"],
+        ["cancel"],
+        ["cancel", "12", "--id", "12"],
+        ["cancel", "#twelve"],
+        ["cancel", "--id", "0"],
+        ["resolve", "--printed"],
         ["printers"],
         ["printers", "pause"],
         ["submit"],
@@ -284,9 +297,12 @@ def test_json_output_is_the_reply(capsys: pytest.CaptureFixture[str], sock: Path
         (["jobs"], "jobs.list", {"state": None, "limit": 50}),
         (["jobs", "--state", "in_doubt", "--limit", "5"], "jobs.list", {"state": "in_doubt", "limit": 5}),
         (["job", "REG-0012"], "jobs.get", {"job": "REG-0012"}),
-        (["cancel", "12"], "jobs.cancel", {"job": "12"}),
+        (["cancel", "12"], "jobs.cancel", {"job": "12"}),  # a reference made of digits stays a reference
+        (["cancel", "#12"], "jobs.cancel", {"job": 12}),
+        (["cancel", "--id", "12"], "jobs.cancel", {"job": 12}),
+        (["job", "--id", "#7"], "jobs.get", {"job": 7}),
         (["hold", "12"], "jobs.hold", {"job": "12"}),
-        (["release", "12"], "jobs.release", {"job": "12"}),
+        (["release", "#12"], "jobs.release", {"job": 12}),
         (["reprint", "12"], "jobs.reprint", {"job": "12"}),
         (["printers", "pause", "evo1"], "printers.pause", {"printer": "evo1"}),
         (["printers", "resume", "evo1"], "printers.resume", {"printer": "evo1"}),
@@ -297,9 +313,14 @@ def test_json_output_is_the_reply(capsys: pytest.CaptureFixture[str], sock: Path
             {"since": "2026-11-01", "category": "encode_failed"},
         ),
         (
-            ["spoil", "12", "--category", "damaged", "--detail", "laminate peeled"],
+            ["spoil", "12", "--attempt", "31", "--category", "damaged", "--detail", "laminate peeled"],
             "jobs.spoil",
-            {"job": "12", "category": "damaged", "detail": "laminate peeled"},
+            {"job": "12", "category": "damaged", "detail": "laminate peeled", "attempt": 31, "chip_uid": None},
+        ),
+        (
+            ["spoil", "--id", "12", "--chip", "04A1", "--category", "damaged", "--detail", "scratched"],
+            "jobs.spoil",
+            {"job": 12, "category": "damaged", "detail": "scratched", "attempt": None, "chip_uid": "04A1"},
         ),
         (
             ["resolve", "12", "--spoiled", "print_failed"],
@@ -345,6 +366,24 @@ def test_job_table_shows_history_but_no_personal_data(capsys: pytest.CaptureFixt
 def test_daemon_text_is_not_rich_markup(capsys: pytest.CaptureFixture[str], sock: Path) -> None:
     _, out, _ = printctl(capsys, sock, "spoiled")
     assert "[bold]streaks[/bold]" in out and "04A1B2C3" in out
+
+
+# A cursor-up and erase-line pair would hide the row above; an OSC sets the title; U+202E reverses what follows.
+HOSTILE = "ok\x1b[1A\x1b[2K\x1b]0;title\x07\u202edesrever\r\nfake row"
+
+
+@pytest.mark.parametrize(
+    "argv", [["spoiled", "--category", "damaged"], ["job", "E1"], ["job", "HOSTILE"], ["--json", "job", "E1"]]
+)
+def test_text_from_the_daemon_cannot_steer_the_terminal(
+    capsys: pytest.CaptureFixture[str], sock: Path, argv: list[str]
+) -> None:
+    _, out, err = printctl(capsys, sock, *argv)
+    for shown in (out, err):
+        assert not any(ch in shown for ch in "\x1b\x07\u202e\r")
+    assert "\\u001b[1A" in out + err and "\\u202e" in out + err
+    if "--json" in argv:  # still the same text for a program
+        assert msgspec.json.decode(out)["history"][0]["detail"] == HOSTILE
 
 
 def test_error_reply_exits_1(capsys: pytest.CaptureFixture[str], sock: Path) -> None:

@@ -10,14 +10,11 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import msgspec
 import pytest
 
-from printd.cli import main as printctl_main
 from tests.conftest import assert_ledger_consistent, card_png
-from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
+from tests.daemon_harness import DaemonProcess, Printctl, SimSpec, settled, wait_for
 
 RESIDENTS = {
     "REG-0001": ("SITI NURHALIZA", "3171234567890123"),
@@ -66,35 +63,6 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     d.kill()
 
 
-class Printctl:
-    """printctl as staff run it, every word it prints kept for the final check."""
-
-    def __init__(self, socket: str, capsys: pytest.CaptureFixture[str]) -> None:
-        self.socket = socket
-        self.capsys = capsys
-        self.seen: list[str] = []
-
-    def run(self, *argv: str, expect: int = 0) -> tuple[str, str]:
-        try:
-            code = printctl_main(["--socket", self.socket, *argv])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = self.capsys.readouterr()
-        self.seen += [out, err]
-        assert code == expect, (argv, code, out, err)
-        return out, err
-
-    def __call__(self, *argv: str, expect: int = 0) -> str:
-        return "".join(self.run(*argv, expect=expect))
-
-    def json(self, *argv: str, expect: int = 0) -> Any:
-        return msgspec.json.decode(self.run("--json", *argv, expect=expect)[0])
-
-
-def settled(ctl: Printctl, ref: str, *states: str) -> None:
-    wait_for(lambda: ctl.json("job", ref)["state"] in states, 30, f"{ref} to be {' or '.join(states)}")
-
-
 def test_personal_data_never_shows_and_is_purged(
     daemon: DaemonProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,7 +97,8 @@ def test_personal_data_never_shows_and_is_purged(
     assert ctl.json("status")["queue"]["in_doubt"] == 1
     ctl("resolve", "REG-0003", "--printed", "--note", "found in the output hopper")
     # rejected at inspection: booked spoiled, printed again (card 5)
-    ctl("spoil", "REG-0001", "--category", "damaged", "--detail", "laminate peeled")
+    [card] = ctl.json("job", "REG-0001")["cards"]
+    ctl("spoil", "REG-0001", "--attempt", str(card["attempt"]), "--category", "damaged", "--detail", "laminate peeled")
     settled(ctl, "REG-0001", "done")
 
     # the same reference with other content, an image that is not one, one that is missing, a name as the ref

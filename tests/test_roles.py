@@ -275,7 +275,16 @@ def p2_paused(client: ControlClient) -> bool:
     return bool(next(p for p in printers if p["name"] == "p2")["paused"])  # type: ignore[attr-defined]
 
 
-def params_for(method: str, caller: str) -> dict[str, object]:
+def last_card(database: Path, ref: str) -> int | None:
+    """The attempt id of job ``ref``'s latest card, as 'printctl job' lists it."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        row = db.execute(
+            "SELECT a.id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.ref = ? ORDER BY a.id DESC", (ref,)
+        ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def params_for(method: str, caller: str, database: Path) -> dict[str, object]:
     """Parameters for ``caller``'s call; a refused caller gets the first allowed caller's, still untouched."""
     target = caller if caller in ALLOWED else "operator"
     job = f"{method}-{target}"
@@ -288,7 +297,12 @@ def params_for(method: str, caller: str) -> dict[str, object]:
         "spoiled.list": {},
         "jobs.submit": {"job": {"ref": f"submit-{caller}", "front": data_uri(caller)}},
         "jobs.submit_batch": {"jobs": [{"ref": f"batch-{caller}-{n}", "front": data_uri(caller)} for n in (1, 2)]},
-        "jobs.spoil": {"job": job, "category": "damaged", "detail": "laminate peeled at inspection"},
+        "jobs.spoil": {
+            "job": job,
+            "attempt": last_card(database, job) if method == "jobs.spoil" else None,
+            "category": "damaged",
+            "detail": "laminate peeled at inspection",
+        },
         "jobs.resolve": {"job": job, "resolution": "printed", "note": "the card is in the output hopper"},
         "printers.pause": {"printer": "p2"},
         "printers.resume": {"printer": "p2"},
@@ -324,7 +338,7 @@ def test_every_method_against_every_role(station: RolesDaemon, accounts: Account
             expected[method][caller] = "allowed" if allowed else "forbidden"
             user = None if caller == "root" else accounts.users[caller]
             before = snapshot(station.database)
-            reply = as_user(user, rpc(station.socket, method, params_for(method, caller)))
+            reply = as_user(user, rpc(station.socket, method, params_for(method, caller, station.database)))
             if method == "printers.resume" and "result" in reply:
                 with station.client() as root:  # p2 finds its feeder still empty and pauses itself again
                     wait_for(lambda: p2_paused(root), 10, "p2 to pause again")

@@ -13,7 +13,8 @@ from drivers.base import CardResult, Counters, Outcome, SpoilCategory
 from printd.errors import PrintdError
 from printd.jobs import JobEvent, JobState, Priority
 from printd.ledger import Resolution
-from printd.store import SqliteStore
+from printd.store import Claim, SqliteStore
+from printd.store.schema import MIGRATIONS
 from tests.conftest import assert_ledger_consistent, new_job
 
 C = Counters
@@ -30,7 +31,7 @@ def spoiled(category: SpoilCategory = SpoilCategory.PRINT_FAILED) -> CardResult:
 def test_pragmas_and_permissions(store: SqliteStore) -> None:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
 
 
@@ -193,20 +194,105 @@ def test_resolving_in_doubt(
     assert store.ledger_events()[-1]["actor"] == "operator-ana"
 
 
-def test_qc_spoil_turns_issued_into_spoiled_and_requeues(store: SqliteStore, png: bytes) -> None:
+def _print_one(store: SqliteStore, png: bytes) -> Claim:
+    """Job A printed on the first of three blanks, chip 04CC."""
     store.receive_stock(3, "DO-1", "t")
     store.submit(new_job("A", png), "t")
     claim = store.claim_next("p1", C(0))
     assert claim is not None
     store.settle_attempt(claim.attempt, printed("04CC"))
-    job = store.qc_spoil("A", SpoilCategory.DAMAGED, "scratched laminate", "op")
-    assert job.state is JobState.QUEUED
+    return claim
+
+
+def test_qc_spoil_turns_issued_into_spoiled_and_requeues(store: SqliteStore, png: bytes) -> None:
+    claim = _print_one(store, png)
+    spoil = store.qc_spoil("A", claim.attempt.id, SpoilCategory.DAMAGED, "scratched laminate", "op")
+    assert spoil.job.state is JobState.QUEUED and spoil.booked and spoil.reprint
     b = store.balance()
     assert (b.issued, b.spoiled, b.on_hand) == (0, 1, 2)
     assert store.spoiled_list(category="damaged")[0]["chip_uid"] == "04CC"
+    assert [(c.attempt_id, c.fate.value, c.category) for c in store.job_cards(claim.job.id)] == [
+        (claim.attempt.id, "spoiled", "damaged")
+    ]
+
+
+def _print_and_reprint(store: SqliteStore, png: bytes) -> tuple[int, int]:
+    """Job A printed (chip 04C1), rejected at QC, printed again (chip 04C2): the attempt ids of both cards."""
+    store.receive_stock(5, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    first = store.claim_next("p1", C(0))
+    assert first is not None
+    store.settle_attempt(first.attempt, printed("04C1"))
+    store.qc_spoil("A", "04C1", SpoilCategory.DAMAGED, "scratched laminate", "op")
+    second = store.claim_next("p1", C(1))
+    assert second is not None
+    store.settle_attempt(second.attempt, printed("04C2"))
+    return first.attempt.id, second.attempt.id
+
+
+def test_the_same_qc_spoil_twice_books_one_spoil(store: SqliteStore, png: bytes) -> None:
+    """A retried request after an unclear reply names the first card again: the reprinted card stays issued."""
+    first, second = _print_and_reprint(store, png)
+    again = store.qc_spoil("A", first, SpoilCategory.DAMAGED, "scratched laminate", "op")
+    assert not again.booked and not again.reprint and again.job.state is JobState.DONE
+    b = store.balance()
+    assert (b.issued, b.spoiled, b.on_hand) == (1, 1, 3)
+    assert [(c.attempt_id, c.fate.value) for c in store.job_cards(again.job.id)] == [
+        (first, "spoiled"),
+        (second, "issued"),
+    ]
+
+
+def test_a_qc_spoil_names_a_card_of_that_job(store: SqliteStore, png: bytes) -> None:
+    _, second = _print_and_reprint(store, png)
+    store.submit(new_job("B", png), "t")
+    for card in (second + 100, "04FF"):
+        with pytest.raises(PrintdError) as info:
+            store.qc_spoil("A", card, SpoilCategory.DAMAGED, "x", "op")
+        assert info.value.code == "job.card_not_found"
     with pytest.raises(PrintdError) as info:
-        store.qc_spoil("A", SpoilCategory.DAMAGED, "again", "op")
-    assert info.value.code == "job.state_conflict"
+        store.qc_spoil("B", second, SpoilCategory.DAMAGED, "x", "op")  # A's card named under B
+    assert info.value.code == "job.card_not_found"
+    assert store.balance().spoiled == 1
+
+
+def test_a_qc_spoil_of_an_earlier_card_leaves_the_job_where_it_is(store: SqliteStore, png: bytes) -> None:
+    _print_and_reprint(store, png)
+    store.transition("A", JobEvent.REPRINT, "op")  # the resident lost the card: a third one is due
+    third = store.claim_next("p1", C(2))
+    assert third is not None
+    store.settle_attempt(third.attempt, printed("04C3"))
+    spoil = store.qc_spoil("A", "04C2", SpoilCategory.DAMAGED, "found broken in the drawer", "op")
+    assert spoil.booked and not spoil.reprint and spoil.job.state is JobState.DONE
+    assert store.job_history(spoil.job.id)[-1]["event"] == "card_spoiled"
+    assert (store.balance().issued, store.balance().spoiled) == (1, 2)
+
+
+def test_a_card_not_issued_cannot_be_rejected_at_inspection(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(3, "DO-1", "t")
+    store.submit(new_job("A", png), "t")
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None
+    with pytest.raises(PrintdError) as info:
+        store.qc_spoil("A", claim.attempt.id, SpoilCategory.DAMAGED, "x", "op")  # still in the printer
+    assert info.value.code == "job.state_conflict" and "printing" in info.value.message
+    store.settle_attempt(claim.attempt, CardResult(Outcome.UNKNOWN, detail="link lost"))
+    with pytest.raises(PrintdError) as info:
+        store.qc_spoil("A", claim.attempt.id, SpoilCategory.DAMAGED, "x", "op")
+    assert info.value.code == "job.state_conflict" and "printctl resolve" in info.value.message
+    assert store.balance().spoiled == 0
+
+
+def test_a_card_rejected_after_the_purge_is_booked_spoiled_and_the_job_fails(store: SqliteStore, png: bytes) -> None:
+    _print_one(store, png)
+    assert store.purge_content(ended_before=9e18) == 1
+    spoil = store.qc_spoil("A", "04CC", SpoilCategory.DAMAGED, "laminate peeled", "op")
+    assert spoil.booked and not spoil.reprint and spoil.job.state is JobState.FAILED
+    b = store.balance()
+    assert (b.issued, b.spoiled, b.on_hand) == (0, 1, 2)
+    assert store.claim_next("p1", C(1)) is None  # nothing left to print it from
+    again = store.qc_spoil("A", "04CC", SpoilCategory.DAMAGED, "laminate peeled", "op")
+    assert not again.booked and store.balance().spoiled == 1
 
 
 def test_operator_transitions_and_refusals(store: SqliteStore, png: bytes) -> None:
@@ -324,3 +410,83 @@ def test_an_adjustment_cannot_write_off_more_than_is_on_hand_or_nothing(store: S
     assert zero.value.code == "stock.invalid_count"
     assert store.balance().on_hand == 3 and not [e for e in store.ledger_events() if e["kind"] == "adjusted"]
     assert_ledger_consistent(store)
+
+
+def test_a_delivery_reference_is_booked_once(store: SqliteStore) -> None:
+    first = store.receive_stock(100, "DO-1", "kepala", "KTP000101-KTP000200")
+    for _ in range(2):  # a retry after an unclear reply
+        again = store.receive_stock(100, "DO-1", "kepala", "KTP000101-KTP000200")
+        assert again.duplicate and again.event_id == first.event_id and not first.duplicate
+    assert store.balance().received == 100
+    assert [e["kind"] for e in store.ledger_events()] == ["received"]
+
+
+@pytest.mark.parametrize(
+    ("count", "serials", "code"),
+    [
+        (50, "KTP000101-KTP000150", "stock.ref_conflict"),  # another count under the same reference
+        (100, None, "stock.ref_conflict"),
+        (100, "KTP000301-KTP000400", "stock.ref_conflict"),  # same count, other blanks
+    ],
+)
+def test_another_delivery_under_a_booked_reference_is_refused(
+    store: SqliteStore, count: int, serials: str | None, code: str
+) -> None:
+    store.receive_stock(100, "DO-1", "kepala", "KTP000101-KTP000200")
+    with pytest.raises(PrintdError) as info:
+        store.receive_stock(count, "DO-1", "kepala", serials)
+    assert info.value.code == code and "ledger event" in info.value.message
+    assert store.balance().received == 100 and len(store.ledger_events()) == 1
+
+
+@pytest.mark.parametrize(
+    ("count", "serials", "code"),
+    [
+        (100, "KTP000151-KTP000250", "stock.serials_overlap"),
+        (1, "KTP000200-KTP000200", "stock.serials_overlap"),
+        (300, "KTP000001-KTP000300", "stock.serials_overlap"),  # around the first range
+        (100, "KTP000201-KTP000301", "stock.serials_mismatch"),  # 101 serials for 100 blanks
+        (100, "KTP000300-KTP000201", "stock.invalid_serials"),
+        (100, "KTP000201-XYZ000300", "stock.invalid_serials"),
+        (100, "A-B", "stock.invalid_serials"),
+    ],
+)
+def test_serial_ranges_are_received_once_and_must_match_the_count(
+    store: SqliteStore, count: int, serials: str, code: str
+) -> None:
+    store.receive_stock(100, "DO-1", "kepala", "KTP000101-KTP000200")
+    with pytest.raises(PrintdError) as info:
+        store.receive_stock(count, "DO-2", "kepala", serials)
+    assert info.value.code == code
+    assert store.balance().received == 100 and len(store.ledger_events()) == 1
+
+
+def test_adjacent_ranges_and_other_prefixes_are_new_blanks(store: SqliteStore) -> None:
+    store.receive_stock(100, "DO-1", "kepala", "KTP-2026-000101-KTP-2026-000200")
+    store.receive_stock(100, "DO-2", "kepala", "KTP-2026-000201-KTP-2026-000300")
+    store.receive_stock(100, "DO-3", "kepala", "KTP-2027-000101-KTP-2027-000200")
+    assert store.balance().received == 300
+
+
+def test_the_database_itself_refuses_a_second_receipt_under_one_reference(store: SqliteStore) -> None:
+    store.receive_stock(10, "DO-1", "kepala")
+    conn = sqlite3.connect(store.path)
+    with pytest.raises(sqlite3.IntegrityError, match="booked once"):
+        conn.execute(
+            "INSERT INTO ledger (at, kind, count, station, reference, actor)"
+            " VALUES (0, 'received', 10, 's', 'DO-1', 'x')"
+        )
+    conn.close()
+
+
+def test_an_adjustment_cannot_write_off_a_blank_already_in_a_printer(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(1, "DO-1", "kepala")
+    store.submit(new_job("A", png), "t")
+    claim = store.claim_next("p1", C(0))  # the one blank on hand is being printed
+    assert claim is not None
+    with pytest.raises(PrintdError) as info:
+        store.adjust_stock(-1, "miscount", "kepala")
+    assert info.value.code == "stock.insufficient" and "1 more being printed now" in info.value.message
+    store.settle_attempt(claim.attempt, printed())
+    b = store.balance()
+    assert (b.on_hand, b.issued, b.adjusted) == (0, 1, 0)

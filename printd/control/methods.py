@@ -37,7 +37,7 @@ class NoParams(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class JobParams(msgspec.Struct, forbid_unknown_fields=True):
-    job: JobKey | JobId
+    job: JobKey | JobId  # a string is always a client reference, a number always a job id
 
 
 class ListParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,9 +79,13 @@ class SpoiledParams(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SpoilParams(msgspec.Struct, forbid_unknown_fields=True):
+    """The card rejected is named, by its attempt id or its chip UID, so a repeated request books it once."""
+
     job: JobKey | JobId
     category: str
     detail: Text = ""
+    attempt: JobId | None = None
+    chip_uid: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
 class ResolveParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -141,7 +145,6 @@ class Dispatcher:
             parsed = msgspec.convert(params, entry.params)
         except msgspec.ValidationError as exc:
             raise invalid_params(f"{method}: {explain(exc, whole='params')}") from exc
-        _check_job_key(getattr(parsed, "job", None))
         return await asyncio.to_thread(entry.handler, parsed, caller)
 
     # ---- views --------------------------------------------------------------------------------------
@@ -178,6 +181,7 @@ class Dispatcher:
     def jobs_get(self, params: JobParams, _: Caller) -> dict[str, object]:
         job = self.store.get_job(params.job)
         detail = job.as_dict()
+        detail["cards"] = [card.as_dict() for card in self.store.job_cards(job.id)]
         detail["history"] = self.store.job_history(job.id)
         return detail
 
@@ -254,9 +258,19 @@ class Dispatcher:
 
     def jobs_spoil(self, params: SpoilParams, caller: Caller) -> dict[str, object]:
         category = _category(params.category, "jobs.spoil")
-        job = self.store.qc_spoil(params.job, category, params.detail, caller.user)
-        self.station.notify_work()
-        return job.as_dict()
+        if (params.attempt is None) == (params.chip_uid is None):
+            raise invalid_params(
+                "jobs.spoil: name the card rejected by exactly one of attempt or chip_uid, as 'printctl job' lists"
+                " the job's cards"
+            )
+        card = params.attempt if params.attempt is not None else params.chip_uid
+        assert card is not None
+        spoil = self.store.qc_spoil(params.job, card, category, params.detail, caller.user)
+        if spoil.reprint:
+            self.station.notify_work()
+        reply = spoil.job.as_dict()
+        reply["spoil"] = {"booked": spoil.booked, "reprint": spoil.reprint, "card": spoil.card.as_dict()}
+        return reply
 
     def jobs_resolve(self, params: ResolveParams, caller: Caller) -> dict[str, object]:
         resolutions = {"printed": Resolution.ISSUED, "spoiled": Resolution.SPOILED, "not_fed": Resolution.NOT_CONSUMED}
@@ -270,10 +284,11 @@ class Dispatcher:
         return job.as_dict()
 
     def stock_receive(self, params: ReceiveParams, caller: Caller) -> dict[str, object]:
-        event_id = self.store.receive_stock(params.count, params.ref, caller.user, params.serials)
-        self.station.notify_work()
-        self.station.check_stock()
-        return {"event_id": event_id, "on_hand": self.store.balance().on_hand}
+        receipt = self.store.receive_stock(params.count, params.ref, caller.user, params.serials)
+        if not receipt.duplicate:
+            self.station.notify_work()
+            self.station.check_stock()
+        return receipt.as_dict() | {"on_hand": self.store.balance().on_hand}
 
     def stock_adjust(self, params: AdjustParams, caller: Caller) -> dict[str, object]:
         if params.printer is not None:
@@ -300,12 +315,6 @@ class Dispatcher:
             else:
                 found.append(reconcile.as_dict(result))
         return {"reconciliations": found, "errors": errors}
-
-
-def _check_job_key(key: object) -> None:
-    """The store reads a key of digits as a job id; one no id can be (too long, not ASCII) names no job."""
-    if isinstance(key, str) and key.isdigit() and not (key.isascii() and len(key) <= 18):
-        raise PrintdError("job.not_found", f"no job with id or reference {key[:40]!r}; list jobs with 'printctl jobs'")
 
 
 def _category(value: str, method: str) -> SpoilCategory:

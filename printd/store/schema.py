@@ -146,6 +146,15 @@ MIGRATIONS: list[Migration] = [
     CREATE TRIGGER IF NOT EXISTS reconciliations_no_delete BEFORE DELETE ON reconciliations
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
     """,
+    # 4: a delivery reference is booked once. A trigger rather than a unique index: a database written before
+    # this rule may hold a reference twice, and that history stays as it was booked.
+    """
+    CREATE INDEX IF NOT EXISTS ledger_receipts ON ledger (reference) WHERE kind = 'received';
+    CREATE TRIGGER IF NOT EXISTS ledger_receipt_once BEFORE INSERT ON ledger
+        WHEN NEW.kind = 'received'
+            AND EXISTS (SELECT 1 FROM ledger WHERE kind = 'received' AND reference = NEW.reference)
+        BEGIN SELECT RAISE(ABORT, 'a delivery reference is booked once'); END;
+    """,
 ]
 
 

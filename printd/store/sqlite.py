@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ from printd.ledger import (
     Resolution,
     open_difference,
 )
-from printd.store import reconciliations
+from printd.store import cards, receipts, reconciliations
+from printd.store.cards import Card, CardFate
 from printd.store.health import Condition, StorageFault, StorageHealth, StorageUnavailableError, classify, has_room
+from printd.store.receipts import Receipt
 from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult, iso
 from printd.store.schema import migrate
 from printd.store.size_cap import SizeCap
@@ -38,6 +41,28 @@ INTERRUPTED = "printd stopped"
 def _job(row: Sequence[Any]) -> JobRecord:
     id_, ref, priority, state, attempts, printer, created, updated = row
     return JobRecord(id_, ref, Priority(priority), JobState(state), attempts, printer, created, updated)
+
+
+@dataclass(frozen=True)
+class QcSpoil:
+    """A QC rejection's answer: the job after it, the card, whether this request booked the spoil (False: the card
+    was booked spoiled before) and whether the job prints again."""
+
+    job: JobRecord
+    card: Card
+    booked: bool
+    reprint: bool
+
+
+def _named_card(job: JobRecord, job_cards: list[Card], card: int | str) -> Card:
+    """The card of ``job`` named by its attempt id (int) or chip UID (str)."""
+    for found in job_cards:
+        if (found.attempt_id == card) if isinstance(card, int) else (found.chip_uid == card):
+            return found
+    what = f"attempt {card}" if isinstance(card, int) else f"chip UID {card[:40]!r}"
+    raise PrintdError(
+        "job.card_not_found", f"job {job.id} has no card with {what}; 'printctl job --id {job.id}' lists its cards"
+    )
 
 
 class SqliteStore:
@@ -426,59 +451,98 @@ class SqliteStore:
                 event = JobEvent.RESOLVE_NOT_FED
             return self._move(db, job, event, actor, printer, note)
 
-    def qc_spoil(self, key: int | str, category: SpoilCategory, detail: str, actor: str) -> JobRecord:
-        """An operator rejects a printed card at inspection: issued becomes spoiled and the job prints again."""
+    def qc_spoil(
+        self,
+        key: int | str,
+        card: int | str,
+        category: SpoilCategory,
+        detail: str,
+        actor: str,
+    ) -> QcSpoil:
+        """An operator rejects a printed card at inspection: that card, named by its attempt id (int) or chip UID
+        (str), becomes spoiled. The same card named again books nothing more (a retried request).
+
+        The job prints again if the rejected card was its current one and its content is still held; after the
+        retention purged the content the spoil is booked all the same and the job fails (submit it again)."""
         with self._write() as db:
             job = self._find_job(db, key)
-            if job.state is not JobState.DONE:
+            job_cards = cards.of_job(db, job.id)
+            found = _named_card(job, job_cards, card)
+            if found.fate is CardFate.SPOILED:
+                return QcSpoil(job, found, booked=False, reprint=False)
+            if found.fate is not CardFate.ISSUED:
                 raise PrintdError(
                     "job.state_conflict",
-                    f"job {job.id} is {job.state.value}; only a printed (done) card can be rejected at inspection",
+                    f"card {found.attempt_id} of job {job.id} is {found.fate.value.replace('_', ' ')}, not a printed"
+                    " card; only a card booked as issued can be rejected at inspection"
+                    + (" (settle it with 'printctl resolve')" if found.fate is CardFate.IN_DOUBT else ""),
                 )
-            row = db.execute(
-                "SELECT printer, attempt_id, chip_uid FROM ledger WHERE job_id = ? AND"
-                " (kind = 'issued' OR (kind = 'resolved' AND resolution = 'issued')) ORDER BY id DESC LIMIT 1",
-                (job.id,),
-            ).fetchone()
-            printer, attempt_id, chip_uid = row if row else (job.printer, None, None)
             self._book(
                 db,
                 LedgerEntry(LedgerKind.SPOILED, from_issued=True),
                 actor=actor,
-                printer=printer,
+                printer=found.printer,
                 job_id=job.id,
-                attempt_id=attempt_id,
-                chip_uid=chip_uid,
+                attempt_id=found.attempt_id,
+                chip_uid=found.chip_uid,
                 category=category.value,
                 detail=detail,
             )
-            return self._move(db, job, JobEvent.QC_SPOIL, actor, printer, f"{category.value}: {detail}")
+            current = [c for c in job_cards if c.fate is CardFate.ISSUED][-1]
+            spoiled = replace(found, fate=CardFate.SPOILED, category=category.value)
+            note = f"card {found.attempt_id}: {category.value}: {detail}"
+            if job.state is not JobState.DONE or found != current:
+                # an earlier card of a reprinted job, or the job is printing again: the job itself does not move
+                self._log_event(
+                    db, job.id, "card_spoiled", job.state, job.state, actor, found.printer, note, time.time()
+                )
+                return QcSpoil(job, spoiled, booked=True, reprint=False)
+            has_content = db.execute("SELECT 1 FROM job_content WHERE job_id = ?", (job.id,)).fetchone() is not None
+            event = JobEvent.QC_SPOIL if has_content else JobEvent.QC_SPOIL_CONTENT_PURGED
+            return QcSpoil(self._move(db, job, event, actor, found.printer, note), spoiled, True, has_content)
+
+    def job_cards(self, job_id: int) -> list[Card]:
+        """The job's attempts, oldest first, each with what became of its blank."""
+        with self._read() as db:
+            return cards.of_job(db, job_id)
 
     # ---- stock --------------------------------------------------------------------------------------
 
-    def receive_stock(self, count: int, reference: str, actor: str, serials: str | None = None) -> int:
+    def receive_stock(self, count: int, reference: str, actor: str, serials: str | None = None) -> Receipt:
+        """Book a delivery once: the same reference, count and serials again return the first receipt and book
+        nothing; anything else under a booked reference, or serials already received, is refused."""
         if count <= 0:
             raise PrintdError("stock.invalid_count", f"a receipt must add at least one blank; {count} was given")
         with self._write() as db:
-            return self._book(
+            first = receipts.check_new(db, count, reference, serials)
+            if first is not None:
+                return first
+            event_id = self._book(
                 db,
                 LedgerEntry(LedgerKind.RECEIVED, count=count),
                 actor=actor,
                 reference=reference,
                 detail=serials or "",
             )
+            found = receipts.booked(db, reference)
+        assert found is not None and found.event_id == event_id
+        return found
 
     def adjust_stock(self, count: int, reason: str, actor: str, printer: str | None = None) -> int:
         """A supervisor's correction of the stock on hand (a miscount, blanks fed outside printd on ``printer``)."""
         if count == 0:
             raise PrintdError("stock.invalid_count", "an adjustment must add or remove at least one blank; 0 was given")
         with self._write() as db:
-            (on_hand,) = db.execute("SELECT count FROM stock_totals WHERE place = 'on_hand'").fetchone() or (0,)
-            if on_hand + count < 0:
+            # Blanks whose attempt is committed are taken already, as a claim counts them (write-ahead rule).
+            available = self._available_blanks(db)
+            if available + count < 0:
+                in_flight = self._blanks_in_flight(db)
+                held = f", {in_flight} more being printed now" if in_flight else ""
                 raise PrintdError(
                     "stock.insufficient",
-                    f"only {on_hand} blank(s) are on hand, so {-count} cannot be written off;"
+                    f"only {available} blank(s) are on hand and free{held}, so {-count} cannot be written off;"
                     " check the count, or record the missing delivery with 'printctl stock receive' first",
+                    {"available": available, "in_flight": in_flight},
                 )
             return self._book(
                 db, LedgerEntry(LedgerKind.ADJUSTED, count=count), actor=actor, printer=printer, detail=reason
@@ -622,14 +686,15 @@ class SqliteStore:
     # ---- internals ----------------------------------------------------------------------------------
 
     def _find_job(self, db: sqlite3.Connection, key: int | str) -> JobRecord:
-        if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (int(key),)).fetchone()
-            if row is None and isinstance(key, str):
-                row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE ref = ?", (key,)).fetchone()
+        """A job by its id (an int) or its client reference (a str, even one made of digits)."""
+        if isinstance(key, int):
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (key,)).fetchone()
+            what = f"id {key}"
         else:
             row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE ref = ?", (key,)).fetchone()
+            what = f"reference {key[:128]!r}"
         if row is None:
-            raise PrintdError("job.not_found", f"no job with id or reference {key!r}; list jobs with 'printctl jobs'")
+            raise PrintdError("job.not_found", f"no job with {what}; list jobs with 'printctl jobs'")
         return _job(row)
 
     def _move(
@@ -767,6 +832,9 @@ class SqliteStore:
         return int(cur.lastrowid or 0)
 
     def _available_blanks(self, db: sqlite3.Connection) -> int:
+        """Blanks on hand that no open attempt has taken."""
         row = db.execute("SELECT count FROM stock_totals WHERE place = 'on_hand'").fetchone()
-        in_flight = db.execute("SELECT count(*) FROM attempts WHERE outcome IS NULL").fetchone()[0]
-        return (int(row[0]) if row else 0) - int(in_flight)
+        return (int(row[0]) if row else 0) - self._blanks_in_flight(db)
+
+    def _blanks_in_flight(self, db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT count(*) FROM attempts WHERE outcome IS NULL").fetchone()[0])
