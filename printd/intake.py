@@ -11,6 +11,7 @@ import base64
 import binascii
 import errno
 import io
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from printd.errors import PrintdError
 from printd.file_access import NotRegularFileError, Reader, ReadForbiddenError, open_regular
 from printd.jobs import Priority
+from printd.png_check import check_png
 from printd.store.records import JobContent, NewJob
 from printd.validation import explain
 
@@ -99,8 +101,8 @@ def _read_file(path: Path, field: str, ref: str, base_dir: Path | None, reader: 
     """The file's content, read only from a regular file the reader may read and never past the size limit."""
     try:
         fd = open_regular(path, reader=reader, reached=base_dir)
-        with open(fd, "rb") as file:
-            data = file.read(MAX_IMAGE_BYTES + 1)
+        with open(fd, "rb", buffering=0) as file:
+            data = _read_bounded(file)
     except ReadForbiddenError:
         raise PrintdError(
             "job.image_forbidden",
@@ -120,6 +122,19 @@ def _read_file(path: Path, field: str, ref: str, base_dir: Path | None, reader: 
     return data
 
 
+def _read_bounded(file: io.FileIO) -> bytes:
+    """At most ``MAX_IMAGE_BYTES + 1`` bytes, enough to tell a file over the limit; sized by the file, so a small
+    image does not cost an 8 MiB buffer."""
+    size = os.fstat(file.fileno()).st_size
+    data = file.read(min(size, MAX_IMAGE_BYTES) + 1) or b""
+    while size < len(data) <= MAX_IMAGE_BYTES:  # it grew while being read: the rest, still bounded
+        more = file.read(MAX_IMAGE_BYTES + 1 - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
 def _too_large(field: str, ref: str) -> PrintdError:
     return PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
 
@@ -132,9 +147,10 @@ def check_image(data: bytes, field: str, ref: str) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             _check_header(image, field, ref)
-            image.verify()
-        with Image.open(io.BytesIO(data)) as image:  # verify() leaves the image unusable: decode a fresh one
-            image.load()
+            if image.format == "PNG":
+                check_png(data)  # the whole image data, at a fraction of the cost of Pillow's decode
+            else:
+                image.load()
     except PrintdError:
         raise
     except (UnidentifiedImageError, OSError, EOFError, SyntaxError, ValueError, Image.DecompressionBombError):
