@@ -14,7 +14,17 @@ from PIL import Image
 from printd.png_check import SIGNATURE, PngError, check_png
 from tests.conftest import card_png
 
-MODES = [("1", {}), ("L", {}), ("P", {}), ("RGB", {}), ("RGBA", {}), ("LA", {}), ("I;16", {}), ("P", {"bits": 4}), ("P", {"bits": 2})]
+MODES = [
+    ("1", {}),
+    ("L", {}),
+    ("P", {}),
+    ("RGB", {}),
+    ("RGBA", {}),
+    ("LA", {}),
+    ("I;16", {}),
+    ("P", {"bits": 4}),
+    ("P", {"bits": 2}),
+]
 
 
 def pillow_png(mode: str, size: tuple[int, int] = (37, 23), **options: object) -> bytes:
