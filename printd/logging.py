@@ -8,6 +8,8 @@ from typing import Any
 
 import structlog
 
+from printd.terminal import visible
+
 
 def configure(level: str = "info", *, json: bool | None = None, stream: Any = None) -> None:
     out = stream or sys.stdout
@@ -18,6 +20,8 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    if not as_json:  # JSON escapes control characters itself; a terminal would obey them
+        processors.append(_visible_values)
     structlog.configure(
         processors=[*processors, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
@@ -29,3 +33,8 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(logger_name=name)
     return logger
+
+
+def _visible_values(_: Any, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """Text from printers and staff (a printer's answer, a note) shown with its control characters escaped."""
+    return {key: visible(value) for key, value in event.items()}

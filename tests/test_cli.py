@@ -580,3 +580,19 @@ def test_socket_path_default(capsys: pytest.CaptureFixture[str], monkeypatch: py
     assert socket_path(None, {"PRINTD_SOCKET": "/tmp/x.sock"}) == "/tmp/x.sock"
     assert socket_path("/a.sock", {"PRINTD_SOCKET": "/tmp/x.sock"}) == "/a.sock"
     assert os.environ.get("PRINTD_SOCKET") is None or True
+
+
+def test_log_lines_on_a_terminal_show_control_characters_escaped() -> None:
+    import io
+
+    import structlog
+
+    from printd.logging import configure, get_logger
+
+    stream, before = io.StringIO(), structlog.get_config()
+    configure(json=False, stream=stream)
+    try:
+        get_logger("t").warning("printer.offline", printer="p1", detail="answer\x1b]0;owned\x07")
+    finally:
+        structlog.configure(**before)
+    assert "\x1b" not in stream.getvalue() and "\\u001b]0;owned\\u0007" in stream.getvalue()
