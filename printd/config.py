@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,6 +38,46 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 3
     retention_hours: Annotated[float, msgspec.Meta(ge=0.0, le=5 * 365 * 24.0)] = 24.0  # five years at most
     spool_poll_seconds: Annotated[float, msgspec.Meta(ge=0.01, le=HOUR)] = 1.0
+    # What a person reads is in this zone and report days are its days (WIB Asia/Jakarta, WITA Asia/Makassar,
+    # WIT Asia/Jayapura); stored times stay UTC.
+    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Asia/Jakarta"
+
+
+class CalendarConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Working days, for the forecast: which weekdays are off and the office's holidays."""
+
+    weekend: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = (
+        msgspec.field(default_factory=lambda: ["saturday", "sunday"])
+    )
+    holidays: list[dt.date] = msgspec.field(default_factory=list)
+
+
+class ForecastConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the need for blanks is forecast (see printd/reports/forecast.py)."""
+
+    window_days: Annotated[int, msgspec.Meta(ge=1, le=260)] = 20  # working days of history
+    lead_time_days: Annotated[int, msgspec.Meta(ge=0, le=260)] = 20  # working days from a request to delivery
+    service_level: Annotated[float, msgspec.Meta(ge=0.5, le=0.999)] = 0.95
+    delivery_unit: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+    fill_ratio: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] = 1.0  # share of a request that arrives
+
+
+class PersonConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    nip: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9 ]*$")] = ""
+    rank: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    position: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class DocumentsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Who the official documents come from: the office, its head, the legal basis and the request's addressee."""
+
+    office: Annotated[str, msgspec.Meta(max_length=200)] = "Dinas Kependudukan dan Pencatatan Sipil"
+    city: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    address: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    legal_basis: Annotated[str, msgspec.Meta(max_length=1000)] | None = None  # None: the 2018 circular
+    request_addressee: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    head: PersonConfig = msgspec.field(default_factory=lambda: PersonConfig(position="Kepala Dinas"))
 
 
 class RolesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -102,6 +144,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     station: StationConfig = msgspec.field(default_factory=StationConfig)
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     printer: list[PrinterConfig] = msgspec.field(default_factory=list)
+    calendar: CalendarConfig = msgspec.field(default_factory=CalendarConfig)
+    forecast: ForecastConfig = msgspec.field(default_factory=ForecastConfig)
+    documents: DocumentsConfig = msgspec.field(default_factory=DocumentsConfig)
 
     def printer_named(self, name: str) -> PrinterConfig | None:
         return next((p for p in self.printer if p.name == name), None)
@@ -118,6 +163,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         message = explain(exc)
         raise ConfigError(f"{source}: {message}{_allowed_range(message)}") from exc
     _check_control(config.control, f"{source}: key control")
+    _check_timezone(config.station.timezone, f"{source}: key station.timezone")
     for index, printer in enumerate(config.printer):
         _check_printer(printer, f"{source}: key printer[{index}]")
     names = [p.name for p in config.printer]
@@ -125,6 +171,16 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if duplicates:
         raise ConfigError(f"{source}: printer names must be unique; {', '.join(duplicates)} is given twice")
     return config
+
+
+def _check_timezone(name: str, where: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{where}: {name[:64]!r} is not a time zone this machine knows; give an IANA name such as"
+            " Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
+        ) from None
 
 
 def _allowed_range(message: str) -> str:

@@ -155,6 +155,34 @@ MIGRATIONS: list[Migration] = [
             AND EXISTS (SELECT 1 FROM ledger WHERE kind = 'received' AND reference = NEW.reference)
         BEGIN SELECT RAISE(ABORT, 'a delivery reference is booked once'); END;
     """,
+    # 5: reports read the ledger by time; spoiled blanks leave under a berita acara (handover), each at most once.
+    """
+    CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
+    CREATE TABLE IF NOT EXISTS handovers (
+        number TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        at REAL NOT NULL,
+        station TEXT NOT NULL,
+        place TEXT NOT NULL,
+        through TEXT,
+        parties TEXT NOT NULL,
+        actor TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS handover_items (
+        spoil_id INTEGER PRIMARY KEY REFERENCES ledger (id),
+        number TEXT NOT NULL REFERENCES handovers (number),
+        ledger_id INTEGER NOT NULL UNIQUE REFERENCES ledger (id)
+    );
+    CREATE INDEX IF NOT EXISTS handover_items_number ON handover_items (number);
+    CREATE TRIGGER IF NOT EXISTS handovers_no_update BEFORE UPDATE ON handovers
+        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+    CREATE TRIGGER IF NOT EXISTS handovers_no_delete BEFORE DELETE ON handovers
+        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+    CREATE TRIGGER IF NOT EXISTS handover_items_no_update BEFORE UPDATE ON handover_items
+        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+    CREATE TRIGGER IF NOT EXISTS handover_items_no_delete BEFORE DELETE ON handover_items
+        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+    """,
 ]
 
 

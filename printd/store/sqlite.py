@@ -25,9 +25,10 @@ from printd.ledger import (
     Resolution,
     open_difference,
 )
-from printd.store import cards, receipts, reconciliations
+from printd.store import cards, ledger_reads, receipts, reconciliations
 from printd.store.cards import Card, CardFate
 from printd.store.health import Condition, StorageFault, StorageHealth, StorageUnavailableError, classify, has_room
+from printd.store.ledger_reads import LedgerSum, PeriodReads
 from printd.store.receipts import Receipt
 from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult, iso
 from printd.store.schema import migrate
@@ -607,6 +608,33 @@ class SqliteStore:
             cur = db.execute("SELECT * FROM ledger ORDER BY id")
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    # ---- reports (see printd/store/ledger_reads.py and printd/reports/) ---------------------------------
+
+    def period_reads(self, start: float, end: float) -> PeriodReads:
+        """In one snapshot: the balance now, every event from ``start`` on grouped by shape (to fold the stock
+        back to ``start``) and the events of ``start`` <= at < ``end`` one by one."""
+        with self._read() as db:
+            totals = dict(db.execute("SELECT place, count FROM stock_totals").fetchall())
+            return PeriodReads(
+                Balance(**{k: int(v) for k, v in totals.items()}),
+                ledger_reads.sums_since(db, start),
+                ledger_reads.rows_between(db, start, end),
+            )
+
+    def use_by_quarter_hour(self, start: float, end: float) -> list[tuple[float, LedgerSum]]:
+        with self._read() as db:
+            return ledger_reads.quarter_hours(db, start, end)
+
+    def backlog_by_priority(self) -> dict[str, int]:
+        """Jobs waiting to be printed (queued or held), by priority label."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT priority, count(*) FROM jobs WHERE state IN ('queued', 'held') GROUP BY priority"
+            ).fetchall()
+        counts = {p.label: 0 for p in Priority}
+        counts.update({Priority(p).label: int(n) for p, n in rows})
+        return counts
 
     # ---- reconciliation (see printd/store/reconciliations.py) -----------------------------------------
 
