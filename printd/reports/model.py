@@ -9,6 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from printd.store.records import Handover, HandoverItem, Person
+
+__all__ = ["Handover", "HandoverItem", "Person"]  # the records a berita acara is made of live with the store
+
 SPOIL_CATEGORIES = ("print_failed", "encode_failed", "damaged", "data_changed", "test_print")
 """The order categories are shown in; the first four are the official ones for invalid e-KTP blanks."""
 
@@ -115,52 +119,6 @@ class Forecast:
     method_kind: str = ""  # "regular" | "intermittent" | "none": which rule measured daily_use
     expected_delivery: int = 0  # blanks the request should bring at the fill ratio (the request states the need)
     expected_delivery_days: float | None = None  # working days of use that expected delivery covers; None: no use
-
-
-@dataclass(frozen=True)
-class Person:
-    """A party or witness of an official report: name, NIP (civil-servant number), rank and position."""
-
-    name: str
-    nip: str = ""
-    rank: str = ""  # pangkat/golongan
-    position: str = ""  # jabatan
-
-
-@dataclass(frozen=True)
-class HandoverItem:
-    """One spoiled blank listed in a berita acara's annex. No personal data: a job reference, never a name."""
-
-    ledger_id: int
-    spoiled_at: float
-    category: str
-    chip_uid: str | None
-    printer: str | None
-    station: str
-    job_ref: str | None
-    officer: str  # who booked the spoil
-
-
-@dataclass(frozen=True)
-class Handover:
-    """A berita acara: spoiled blanks leaving the office, destroyed (pemusnahan) or returned (penyerahan)."""
-
-    number: str
-    kind: str  # "destroyed" | "returned"
-    at: float  # when it was booked
-    station: str
-    place: str
-    through: dt.date | None  # spoils up to this local date were taken
-    officers: list[Person]
-    witnesses: list[Person]
-    items: list[HandoverItem]
-    actor: str
-
-    def per_category(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for item in self.items:
-            counts[item.category] = counts.get(item.category, 0) + 1
-        return counts
 
 
 @dataclass(frozen=True)

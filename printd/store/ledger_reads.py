@@ -46,7 +46,7 @@ class PeriodReads:
 
 
 # A card printed by printd books "printd" as the actor; the person is whoever submitted the job.
-_OPERATOR = (
+OPERATOR = (
     "CASE WHEN l.actor = 'printd' AND l.job_id IS NOT NULL THEN coalesce((SELECT e.actor FROM job_events e"
     " WHERE e.job_id = l.job_id AND e.event = 'submit' ORDER BY e.id LIMIT 1), l.actor) ELSE l.actor END"
 )
@@ -56,7 +56,7 @@ def rows_between(db: sqlite3.Connection, start: float, end: float) -> list[Ledge
     """Every event booked at ``start`` <= at < ``end``, in booking order."""
     cur = db.execute(
         "SELECT l.id, l.at, l.kind, l.count, l.resolution, l.from_issued, l.category, l.printer, l.station,"
-        f" {_OPERATOR} FROM ledger l WHERE l.at >= ? AND l.at < ? ORDER BY l.id",
+        f" {OPERATOR} FROM ledger l WHERE l.at >= ? AND l.at < ? ORDER BY l.id",
         (start, end),
     )
     return [LedgerRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9]) for r in cur]

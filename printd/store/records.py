@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
@@ -91,3 +92,49 @@ def iso(epoch: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Person:
+    """A party or witness of an official report: name, NIP (civil-servant number), rank and position."""
+
+    name: str
+    nip: str = ""
+    rank: str = ""  # pangkat/golongan
+    position: str = ""  # jabatan
+
+
+@dataclass(frozen=True)
+class HandoverItem:
+    """One spoiled blank listed in a berita acara's annex. No personal data: a job reference, never a name."""
+
+    ledger_id: int
+    spoiled_at: float
+    category: str
+    chip_uid: str | None
+    printer: str | None
+    station: str
+    job_ref: str | None
+    officer: str  # who booked the spoil
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A berita acara: spoiled blanks leaving the office, destroyed (pemusnahan) or returned (penyerahan)."""
+
+    number: str
+    kind: str  # "destroyed" | "returned"
+    at: float  # when it was booked
+    station: str
+    place: str
+    through: dt.date | None  # spoils up to this local date were taken
+    officers: list[Person]
+    witnesses: list[Person]
+    items: list[HandoverItem]
+    actor: str
+
+    def per_category(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.category] = counts.get(item.category, 0) + 1
+        return counts

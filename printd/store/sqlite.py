@@ -25,12 +25,22 @@ from printd.ledger import (
     Resolution,
     open_difference,
 )
-from printd.store import cards, ledger_reads, receipts, reconciliations
+from printd.store import cards, handovers, ledger_reads, receipts, reconciliations
 from printd.store.cards import Card, CardFate
 from printd.store.health import Condition, StorageFault, StorageHealth, StorageUnavailableError, classify, has_room
 from printd.store.ledger_reads import LedgerSum, PeriodReads
 from printd.store.receipts import Receipt
-from printd.store.records import Attempt, Claim, JobContent, JobRecord, NewJob, SubmitResult, iso
+from printd.store.records import (
+    Attempt,
+    Claim,
+    Handover,
+    HandoverItem,
+    JobContent,
+    JobRecord,
+    NewJob,
+    SubmitResult,
+    iso,
+)
 from printd.store.schema import migrate
 from printd.store.size_cap import SizeCap
 
@@ -635,6 +645,69 @@ class SqliteStore:
         counts = {p.label: 0 for p in Priority}
         counts.update({Priority(p).label: int(n) for p, n in rows})
         return counts
+
+    # ---- berita acara: spoiled blanks leaving the office (see printd/store/handovers.py) ----------------
+
+    def pending_spoils(self, before: float | None = None) -> list[HandoverItem]:
+        """Spoiled blanks in no berita acara yet (booked before ``before``; None: all), oldest first."""
+        with self._read() as db:
+            return handovers.pending(db, before)
+
+    def book_handover(self, draft: Handover, before: float | None) -> Handover:
+        """Book every pending spoiled blank (before ``before``) as ``draft.kind`` (destroyed or returned) under
+        ``draft.number``, one ledger event a blank, all in one transaction. Refused, changing nothing, when the
+        number was used before or nothing is pending."""
+        kind = LedgerKind(draft.kind)
+        if kind not in (LedgerKind.DESTROYED, LedgerKind.RETURNED):
+            raise ValueError(f"a handover destroys or returns blanks, not {draft.kind!r}")
+        with self._write() as db:
+            earlier = handovers.load(db, draft.number, with_items=False)
+            if earlier is not None:
+                raise PrintdError(
+                    "handover.number_taken",
+                    f"berita acara number {draft.number!r} was already used on {iso(earlier.at)} for"
+                    f" {earlier.kind} blanks; every berita acara needs its own number",
+                )
+            items = handovers.pending(db, before)
+            if not items:
+                raise PrintdError(
+                    "handover.nothing_pending",
+                    "no spoiled blank is waiting for a berita acara"
+                    + (" up to that date" if before is not None else "")
+                    + "; every spoiled blank is already in one ('printctl spoiled --pending' lists what is waiting)",
+                )
+            booked = [
+                (
+                    item.ledger_id,
+                    self._book(
+                        db,
+                        LedgerEntry(kind, count=1),
+                        actor=draft.actor,
+                        printer=item.printer,
+                        chip_uid=item.chip_uid,
+                        category=item.category,
+                        reference=draft.number,
+                        detail=f"spoiled blank of ledger event {item.ledger_id}",
+                    ),
+                )
+                for item in items
+            ]
+            handover = replace(draft, items=items, at=time.time(), station=self.station)
+            handovers.record(db, handover, booked)
+            return handover
+
+    def handover(self, number: str) -> Handover:
+        with self._read() as db:
+            found = handovers.load(db, number)
+        if found is None:
+            raise PrintdError(
+                "handover.not_found", f"no berita acara numbered {number[:64]!r}; 'printctl spoiled handover --list'"
+            )
+        return found
+
+    def handover_numbers(self, limit: int = 100) -> list[tuple[str, int]]:
+        with self._read() as db:
+            return handovers.numbers(db, limit)
 
     # ---- reconciliation (see printd/store/reconciliations.py) -----------------------------------------
 
