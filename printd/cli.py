@@ -9,9 +9,9 @@ import pwd
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import msgspec
 from rich.console import Console
@@ -19,16 +19,26 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from printd.cli_output import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    Output,
+    Renderer,
+    UsageError,
+    cell,
+    dict_rows,
+    get,
+)
 from printd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachableError
 from printd.control.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from printd.errors import PrintdError
-from printd.terminal import visible, visible_json, visible_text
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 JOB_STATES = ("queued", "printing", "held", "in_doubt", "done", "failed", "canceled")
 SPOIL_CATEGORIES = ("print_failed", "encode_failed", "damaged", "data_changed", "test_print")
 BATCH_SIZE = 500
+_json = msgspec.json.Encoder()
 # Room left in each batch request for the envelope around the jobs.
 BATCH_BYTES = DEFAULT_MAX_MESSAGE_BYTES - 4096
 
@@ -36,15 +46,6 @@ EPILOG = """\
 exit status: 0 success, 1 printd answered with an error (or a batch had rejected jobs),
 2 usage error or unreadable input file, 3 printd could not be reached.
 The socket is --socket, else $PRINTD_SOCKET, else /run/printd/printd.sock."""
-
-_json = msgspec.json.Encoder()
-
-Renderer = Callable[[Console, object], None]
-
-
-class UsageError(Exception):
-    """The command line or an input file it names cannot be used (exit 2)."""
-
 
 # ---- argument types --------------------------------------------------------------------------------
 
@@ -240,29 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- commands --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Output:
-    """Where printctl writes: a rich console for people, raw JSON for programs."""
-
-    json: bool
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
-    console: Console = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.console = Console(file=self.out, highlight=False)
-
-    def emit_json(self, value: object) -> None:
-        self.out.write(visible_json(msgspec.json.format(_json.encode(value), indent=2).decode()) + "\n")
-
-    def show(self, render: Renderer, reply: object) -> None:
-        """Render a reply for people, every string in it made safe for the terminal first."""
-        render(self.console, visible(reply))
-
-    def error(self, message: str) -> None:
-        self.err.write(f"printctl: {visible_text(message)}\n")
-
-
 Command = Callable[[argparse.Namespace, ControlClient, Output], int]
 
 
@@ -418,7 +396,7 @@ def _merge_batch_reply(
         raise PrintdError("internal", "printd sent an unexpected reply to jobs.submit_batch; check the daemon version")
     accepted = [{**a, "line": chunk[i].line} for i, a in _indexed_accepts(reply.get("accepted"), chunk)]
     rejected: list[dict[str, object]] = []
-    for r in _rows(reply.get("rejected")):
+    for r in dict_rows(reply.get("rejected")):
         index = r.get("index")
         line = chunk[index].line if isinstance(index, int) and 0 <= index < len(chunk) else None
         rejected.append({"line": line, "ref": r.get("ref"), "error": r.get("error")})
@@ -461,9 +439,7 @@ def _render_batch(
         for r in rejected:
             error = r.get("error") if isinstance(r.get("error"), dict) else {}
             assert isinstance(error, dict)
-            table.add_row(
-                _cell(r.get("line")), _cell(r.get("ref")), _cell(error.get("code")), _cell(error.get("message"))
-            )
+            table.add_row(cell(r.get("line")), cell(r.get("ref")), cell(error.get("code")), cell(error.get("message")))
         out.console.print(table)
     if not_sent:
         out.console.print(Text(f"Not sent: {len(not_sent)} job(s), from line {not_sent[0]} on.", style="yellow"))
@@ -480,9 +456,9 @@ def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
         return _simple("stock.summary", lambda _: {}, render_stock)(args, client, out)
 
     def render(console: Console, result: object) -> None:
-        event, on_hand = _get(result, "event_id"), _get(result, "on_hand")
-        if _get(result, "duplicate"):
-            first = f"{_get(result, 'count')} blank card(s) on {_get(result, 'at')} by {_get(result, 'actor')}"
+        event, on_hand = get(result, "event_id"), get(result, "on_hand")
+        if get(result, "duplicate"):
+            first = f"{get(result, 'count')} blank card(s) on {get(result, 'at')} by {get(result, 'actor')}"
             said = f"Delivery {args.ref} was already booked: {first} (ledger event {event}); nothing changed."
             console.print(Text(said + f" On hand {on_hand}."))
             return
@@ -497,7 +473,7 @@ def _reconcile(args: argparse.Namespace, client: ControlClient, out: Output) -> 
         out.emit_json(result)
     else:
         out.show(render_reconciliations, result)
-    return EXIT_ERROR if _rows(_get(result, "errors")) else EXIT_OK
+    return EXIT_ERROR if dict_rows(get(result, "errors")) else EXIT_OK
 
 
 def _printers(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
@@ -509,41 +485,23 @@ def _printers(args: argparse.Namespace, client: ControlClient, out: Output) -> i
 # Only the named fields are shown: a reply may carry more than a person at the counter should see.
 
 
-def _cell(value: object) -> Text:
-    if value is None or value == "":
-        return Text("-", style="dim")
-    if isinstance(value, bool):
-        return Text("yes" if value else "no")
-    if isinstance(value, list):
-        return Text(visible_text(", ".join(str(v) for v in value)) or "-")
-    return Text(visible_text(str(value)))
-
-
-def _get(obj: object, key: str) -> object:
-    return obj.get(key) if isinstance(obj, dict) else None
-
-
-def _rows(value: object) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
 def _printer_table(printers: list[dict[str, Any]], title: str | None = "Printers") -> Table:
     table = Table("Printer", "State", "Paused", "Job", "Fed", "Rejected", "Panels", "Ribbon", "Reasons", title=title)
     for p in printers:
         counters = p.get("counters") or {}
-        paused = _cell(p.get("paused"))
+        paused = cell(p.get("paused"))
         if p.get("paused") and p.get("pause_reason"):
             paused = Text(f"yes ({p['pause_reason']})")
         table.add_row(
-            _cell(p.get("name")),
-            _cell(p.get("state")),
+            cell(p.get("name")),
+            cell(p.get("state")),
             paused,
-            _cell(p.get("current_job")),
-            _cell(_get(counters, "cards_fed")),
-            _cell(_get(counters, "cards_rejected")),
-            _cell(_get(counters, "panels_printed")),
-            _cell(_get(counters, "ribbon_remaining")),
-            _cell(p.get("reasons")),
+            cell(p.get("current_job")),
+            cell(get(counters, "cards_fed")),
+            cell(get(counters, "cards_rejected")),
+            cell(get(counters, "panels_printed")),
+            cell(get(counters, "ribbon_remaining")),
+            cell(p.get("reasons")),
         )
     return table
 
@@ -551,36 +509,36 @@ def _printer_table(printers: list[dict[str, Any]], title: str | None = "Printers
 def _stock_table(stock: object) -> Table:
     table = Table("Received", "Adjusted", "Issued", "Spoiled", "In doubt", "On hand", title="Blank cards")
     keys = ("received", "adjusted", "issued", "spoiled", "in_doubt")
-    on_hand = _cell(_get(stock, "on_hand"))
-    if _get(stock, "low"):
-        on_hand = Text(f"{on_hand.plain} (LOW, threshold {_get(stock, 'low_threshold')})", style="bold red")
-    table.add_row(*(_cell(_get(stock, k)) for k in keys), on_hand)
+    on_hand = cell(get(stock, "on_hand"))
+    if get(stock, "low"):
+        on_hand = Text(f"{on_hand.plain} (LOW, threshold {get(stock, 'low_threshold')})", style="bold red")
+    table.add_row(*(cell(get(stock, k)) for k in keys), on_hand)
     return table
 
 
 def render_status(console: Console, status: object) -> None:
-    console.print(Text(f"Station {_get(status, 'station')}", style="bold"))
-    storage = _get(status, "storage")
-    if _get(storage, "available") is False:
-        since, code = _get(storage, "since"), _get(storage, "code")
-        console.print(Text(f"Storage failing since {since} [{code}]: {_get(storage, 'message')}", style="bold red"))
-    console.print(_printer_table(_rows(_get(status, "printers"))))
-    queue = _get(status, "queue")
+    console.print(Text(f"Station {get(status, 'station')}", style="bold"))
+    storage = get(status, "storage")
+    if get(storage, "available") is False:
+        since, code = get(storage, "since"), get(storage, "code")
+        console.print(Text(f"Storage failing since {since} [{code}]: {get(storage, 'message')}", style="bold red"))
+    console.print(_printer_table(dict_rows(get(status, "printers"))))
+    queue = get(status, "queue")
     table = Table(*(s.replace("_", " ").capitalize() for s in JOB_STATES), title="Queue")
-    table.add_row(*(_cell(_get(queue, s)) for s in JOB_STATES))
+    table.add_row(*(cell(get(queue, s)) for s in JOB_STATES))
     console.print(table)
-    console.print(_stock_table(_get(status, "stock")))
-    for alert in _rows(_get(status, "alerts")):
+    console.print(_stock_table(get(status, "stock")))
+    for alert in dict_rows(get(status, "alerts")):
         console.print(Text(f"! {alert.get('message') or alert.get('event')}", style="yellow"))
 
 
 def render_stock(console: Console, stock: object) -> None:
     console.print(_stock_table(stock))
-    printers = _get(stock, "printers")
+    printers = get(stock, "printers")
     if isinstance(printers, dict) and printers:
         table = Table("Printer", "Issued", "Spoiled", "In doubt", title="By printer")
         for name, counts in sorted(printers.items()):
-            table.add_row(_cell(name), *(_cell(_get(counts, k)) for k in ("issued", "spoiled", "in_doubt")))
+            table.add_row(cell(name), *(cell(get(counts, k)) for k in ("issued", "spoiled", "in_doubt")))
         console.print(table)
 
 
@@ -588,44 +546,44 @@ JOB_FIELDS = ("id", "ref", "priority", "state", "attempts", "printer", "created_
 
 
 def render_jobs(console: Console, jobs: object) -> None:
-    rows = _rows(jobs)
+    rows = dict_rows(jobs)
     if not rows:
         console.print("No jobs.")
         return
     table = Table(*(f.replace("_", " ").capitalize() for f in JOB_FIELDS))
     for job in rows:
-        table.add_row(*(_cell(job.get(f)) for f in JOB_FIELDS))
+        table.add_row(*(cell(job.get(f)) for f in JOB_FIELDS))
     console.print(table)
 
 
 def render_job(console: Console, job: object) -> None:
     table = Table.grid(padding=(0, 2))
     for f in JOB_FIELDS:
-        table.add_row(Text(f.replace("_", " ").capitalize(), style="bold"), _cell(_get(job, f)))
+        table.add_row(Text(f.replace("_", " ").capitalize(), style="bold"), cell(get(job, f)))
     console.print(table)
-    cards = _rows(_get(job, "cards"))
+    cards = dict_rows(get(job, "cards"))
     if cards:
         table = Table("Attempt", "Printer", "At", "Card", "Category", "Chip UID", title="Cards")
         for c in cards:
-            table.add_row(*(_cell(c.get(k)) for k in ("attempt", "printer", "at", "fate", "category", "chip_uid")))
+            table.add_row(*(cell(c.get(k)) for k in ("attempt", "printer", "at", "fate", "category", "chip_uid")))
         console.print(table)
-    history = _rows(_get(job, "history"))
+    history = dict_rows(get(job, "history"))
     if history:
         events = Table("At", "Event", "Actor", "Printer", "Detail", title="History")
         for h in history:
-            events.add_row(*(_cell(h.get(k)) for k in ("at", "event", "actor", "printer", "detail")))
+            events.add_row(*(cell(h.get(k)) for k in ("at", "event", "actor", "printer", "detail")))
         console.print(events)
 
 
 def render_spoil(console: Console, reply: object) -> None:
-    spoil = _get(reply, "spoil")
-    card, job = _get(_get(spoil, "card"), "attempt"), _get(reply, "id")
-    if not _get(spoil, "booked"):
-        said = f"Card {card} of job {job} was already booked spoiled ({_get(_get(spoil, 'card'), 'category')});"
+    spoil = get(reply, "spoil")
+    card, job = get(get(spoil, "card"), "attempt"), get(reply, "id")
+    if not get(spoil, "booked"):
+        said = f"Card {card} of job {job} was already booked spoiled ({get(get(spoil, 'card'), 'category')});"
         console.print(Text(said + " nothing was booked again."))
-    elif _get(spoil, "reprint"):
+    elif get(spoil, "reprint"):
         console.print(Text(f"Card {card} of job {job} booked spoiled; the job is queued to print on a new blank."))
-    elif _get(reply, "state") == "failed":
+    elif get(reply, "state") == "failed":
         console.print(
             Text(
                 f"Card {card} of job {job} booked spoiled. The job cannot print again: its card content was purged"
@@ -639,10 +597,10 @@ def render_spoil(console: Console, reply: object) -> None:
 
 
 def render_submitted(console: Console, result: object) -> None:
-    if _get(result, "duplicate"):
-        text = f"Already submitted: ref {_get(result, 'ref')} is job {_get(result, 'id')} ({_get(result, 'state')})."
+    if get(result, "duplicate"):
+        text = f"Already submitted: ref {get(result, 'ref')} is job {get(result, 'id')} ({get(result, 'state')})."
     else:
-        text = f"Submitted job {_get(result, 'id')} (ref {_get(result, 'ref')}), {_get(result, 'state')}."
+        text = f"Submitted job {get(result, 'id')} (ref {get(result, 'ref')}), {get(result, 'state')}."
     console.print(Text(text))
 
 
@@ -663,11 +621,11 @@ RECONCILE_FIELDS = (
 
 
 def render_reconciliations(console: Console, result: object) -> None:
-    rows = _rows(_get(result, "reconciliations"))
+    rows = dict_rows(get(result, "reconciliations"))
     if rows:
         table = Table(*(title for _, title in RECONCILE_FIELDS), title="Card counters against the ledger")
         for r in rows:
-            cells = [_cell(r.get(key)) for key, _ in RECONCILE_FIELDS]
+            cells = [cell(r.get(key)) for key, _ in RECONCILE_FIELDS]
             for index, (key, _) in enumerate(RECONCILE_FIELDS):
                 if key in ("difference", "unexplained") and r.get(key):
                     cells[index] = Text(f"{r[key]:+d}", style="bold red")
@@ -684,23 +642,23 @@ def render_reconciliations(console: Console, result: object) -> None:
                     style="yellow",
                 )
             )
-    for e in _rows(_get(result, "errors")):
+    for e in dict_rows(get(result, "errors")):
         error = e.get("error") if isinstance(e.get("error"), dict) else {}
         assert isinstance(error, dict)
         console.print(Text(f"! {e.get('printer')}: not reconciled: {error.get('message')} [{error.get('code')}]"))
-    if not rows and not _rows(_get(result, "errors")):
+    if not rows and not dict_rows(get(result, "errors")):
         console.print("No printers.")
 
 
 def render_spoiled(console: Console, spoils: object) -> None:
-    rows = _rows(spoils)
+    rows = dict_rows(spoils)
     if not rows:
         console.print("No spoiled blanks.")
         return
     keys = ("at", "printer", "job", "ref", "category", "detail", "chip_uid")
     table = Table("At", "Printer", "Job", "Ref", "Category", "Detail", "Chip UID", title=f"Spoiled blanks: {len(rows)}")
     for s in rows:
-        table.add_row(*(_cell(s.get(k)) for k in keys))
+        table.add_row(*(cell(s.get(k)) for k in keys))
     console.print(table)
 
 
