@@ -164,6 +164,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: {message}{_allowed_range(message)}") from exc
     _check_control(config.control, f"{source}: key control")
     _check_timezone(config.station.timezone, f"{source}: key station.timezone")
+    if len(set(config.calendar.weekend)) >= 7:
+        raise ConfigError(f"{source}: key calendar.weekend: every day of the week is off; leave at least one working")
     for index, printer in enumerate(config.printer):
         _check_printer(printer, f"{source}: key printer[{index}]")
     names = [p.name for p in config.printer]

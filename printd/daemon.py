@@ -22,6 +22,7 @@ from printd.logging import configure, get_logger
 from printd.notify import Notifier
 from printd.printers import BuiltPrinter, build_printer
 from printd.reload import PrinterSet, live_config
+from printd.reports.settings import ReportSettings
 from printd.service_status import status_loop
 from printd.spool import SpoolWatcher
 from printd.station import Station
@@ -58,7 +59,8 @@ class Daemon:
         built = printers if printers is not None else [build_printer(p) for p in config.printer]
         self.printers = [watch(p, bounds_for(config.printer_named(p.name))) for p in built]
         self.station = Station(self.store, self.printers, low_stock_threshold=station_config.low_stock_threshold)
-        self.dispatcher = Dispatcher(self.store, self.station, station_config.name)
+        self.dispatcher = Dispatcher(self.store, self.station, station_config.name, ReportSettings.from_config(config))
+        self.station.reorder = self.dispatcher.report_methods.reorder_point
         self.server = ControlServer(
             self.dispatcher,
             config.control.roles.as_dict(),
@@ -149,6 +151,7 @@ class Daemon:
             self.config = config
             self.station.low_stock_threshold = config.station.low_stock_threshold
             self.store.max_attempts = config.station.max_attempts
+            self.dispatcher.reports = ReportSettings.from_config(config)
             changes = self.printer_set.apply(list(config.printer))
             log.info("config.reloaded", **changes)
         finally:

@@ -510,6 +510,9 @@ class Station:
         self.stopping = threading.Event()
         self.listeners: list[CardListener] = []
         self._low_stock_reported = False
+        self._reorder_reported = False
+        # (reorder point, recommended request) from the forecast, or None while it cannot say; set by the daemon
+        self.reorder: Callable[[], tuple[int, int] | None] = lambda: None
         pauses = store.printer_pauses()
         self.workers = {p.name: PrinterWorker(self, p, pauses.get(p.name)) for p in printers}
 
@@ -600,11 +603,25 @@ class Station:
             listener(printer, job, result)
 
     def check_stock(self) -> None:
+        """Log ``stock.low`` and ``stock.reorder`` once each time on hand falls below the threshold or the reorder
+        point (again only after it rose above it)."""
         on_hand = self.store.balance().on_hand
         low = on_hand < self.low_stock_threshold
         if low and not self._low_stock_reported:
             log.warning("stock.low", on_hand=on_hand, threshold=self.low_stock_threshold)
         self._low_stock_reported = low
+        reorder = self._below_reorder_point(on_hand)
+        if reorder is not None and not self._reorder_reported:
+            log.warning("stock.reorder", on_hand=on_hand, reorder_point=reorder[0], request=reorder[1])
+        self._reorder_reported = reorder is not None
+
+    def _below_reorder_point(self, on_hand: int) -> tuple[int, int] | None:
+        try:
+            found = self.reorder()
+        except Exception:  # a forecast that cannot be made must not stop the station; status says why
+            log.exception("stock.forecast_failed")
+            return None
+        return found if found is not None and on_hand < found[0] else None
 
     def alerts(self) -> list[dict[str, object]]:
         alerts: list[dict[str, object]] = []
@@ -615,6 +632,16 @@ class Station:
                     "event": "stock.low",
                     "message": f"{balance.on_hand} blanks on hand, below the threshold of {self.low_stock_threshold};"
                     " request more blanks",
+                }
+            )
+        reorder = self._below_reorder_point(balance.on_hand)
+        if reorder is not None:
+            alerts.append(
+                {
+                    "event": "stock.reorder",
+                    "message": f"{balance.on_hand} blanks on hand, below the reorder point of {reorder[0]}"
+                    f" (use over the delivery lead time plus safety stock); request {reorder[1]} blanks now:"
+                    " 'printctl stock forecast', 'printctl stock request --output FILE.pdf'",
                 }
             )
         if balance.in_doubt:

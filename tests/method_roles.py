@@ -25,4 +25,13 @@ ROLE_TABLE: dict[str, Role] = {
     "printers.reconcile": Role.OPERATOR,
     "stock.receive": Role.SUPERVISOR,
     "stock.adjust": Role.SUPERVISOR,
+    "station.info": Role.VIEWER,
+    "reports.daily": Role.VIEWER,
+    "reports.monthly": Role.VIEWER,
+    "stock.forecast": Role.VIEWER,
+    "stock.request": Role.VIEWER,
+    "spoiled.pending": Role.VIEWER,
+    "spoiled.handovers": Role.VIEWER,
+    "spoiled.handover_get": Role.VIEWER,
+    "spoiled.handover": Role.SUPERVISOR,
 }

@@ -142,3 +142,18 @@ def test_day_uses_put_cards_on_their_local_days(office: SqliteStore) -> None:
     assert [(u.date, u.issued, u.spoiled) for u in uses] == [(DAY1, 1, 2), (DAY2, 1, 1), (DAY3, 1, 0)]
     queue = office.queue_counts()
     assert office.backlog_by_priority() == {"walk_in": 0, "normal": queue["queued"] + queue["held"], "backlog": 0}
+
+
+def test_a_day_that_began_without_blanks_is_out_of_stock(tmp_path: Path, clock: Clock, png: bytes) -> None:
+    store = SqliteStore(tmp_path / "empty.db", station="van")
+    try:
+        clock.now = at(DAY2, 10)  # nothing on hand on the 30th; a delivery mid-morning on the 1st
+        store.receive_stock(5, "DO-1", "kepala")
+        store.submit(new_job("A", png), "rina")
+        claim = store.claim_next("p1", Counters(cards_fed=0))
+        assert claim is not None
+        store.settle_attempt(claim.attempt, CardResult(Outcome.PRINTED, chip_uid="04AA"))
+        uses = reading.day_uses(store, [DAY1, DAY2, DAY3], WITA)
+        assert [(u.used, u.out_of_stock) for u in uses] == [(0, True), (1, False), (0, False)]
+    finally:
+        store.close()

@@ -14,10 +14,12 @@ import msgspec
 from drivers.base import SpoilCategory
 from printd import reconcile
 from printd.control.auth import Caller, Role
+from printd.control.report_methods import ReportMethods
 from printd.errors import PrintdError, invalid_params
 from printd.intake import parse_job
 from printd.jobs import JobEvent, JobState
 from printd.ledger import Resolution
+from printd.reports.settings import ReportSettings
 from printd.station import Station
 from printd.store import JobRecord, SqliteStore
 from printd.store.health import StorageUnavailableError
@@ -105,10 +107,13 @@ class Method:
 class Dispatcher:
     """Maps method names to handlers; handlers run in a worker thread so the socket loop stays responsive."""
 
-    def __init__(self, store: SqliteStore, station: Station, station_name: str) -> None:
+    def __init__(
+        self, store: SqliteStore, station: Station, station_name: str, reports: ReportSettings | None = None
+    ) -> None:
         self.store = store
         self.station = station
         self.station_name = station_name
+        self.reports = reports or ReportSettings()  # replaced whole when the configuration is reloaded
         op, view, sup = Role.OPERATOR, Role.VIEWER, Role.SUPERVISOR
         self.methods: dict[str, Method] = {
             "status": Method(view, NoParams, self.status),
@@ -132,6 +137,9 @@ class Dispatcher:
             "printers.reconcile": Method(op, ReconcileParams, self.printers_reconcile),
             "spoiled.list": Method(view, SpoiledParams, self.spoiled_list),
         }
+        self.report_methods = ReportMethods(store, station_name, lambda: self.reports)
+        for name, (role, params, handler) in self.report_methods.table().items():
+            self.methods[name] = Method(role, params, handler)
 
     def required_role(self, method: str) -> Role | None:
         entry = self.methods.get(method)
@@ -190,7 +198,7 @@ class Dispatcher:
         if params.since is not None:
             try:
                 day = dt.date.fromisoformat(params.since)
-                since = dt.datetime.combine(day, dt.time()).astimezone().timestamp()
+                since = dt.datetime.combine(day, dt.time(), self.reports.zone).timestamp()  # a local date
             except (ValueError, OverflowError):
                 raise invalid_params(
                     f"spoiled.list: since must be a date like 2026-11-30, not {params.since[:40]!r}"

@@ -8,15 +8,15 @@ from collections import defaultdict
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from printd.reports.model import DayUse, MonthlyReport, Movements, StockPeriod
-from printd.reports.stock import Tally, local_date, local_span, on_hand_before, stock_period
+from printd.reports.model import DayUse, MonthlyReport, StockPeriod
+from printd.reports.stock import Tally, local_date, local_span, on_hand_before, on_hand_change, stock_period
 from printd.store.ledger_reads import LedgerRow, LedgerSum, PeriodReads
 
 
 class ReportSource(Protocol):
     """The part of the store the reports read (every engine provides it)."""
 
-    def period_reads(self, start: float, end: float) -> PeriodReads: ...
+    def period_reads(self, start: float, end: float, *, rows: bool = True) -> PeriodReads: ...
 
     def use_by_quarter_hour(self, start: float, end: float) -> list[tuple[float, LedgerSum]]: ...
 
@@ -48,16 +48,26 @@ def monthly(source: ReportSource, year: int, month: int, zone: ZoneInfo) -> Mont
 
 
 def day_uses(source: ReportSource, days: list[dt.date], zone: ZoneInfo) -> list[DayUse]:
-    """Issued and spoiled blanks on each of ``days`` (local dates, oldest first), as the stock reports count them."""
+    """Issued and spoiled blanks on each of ``days`` (local dates, oldest first), as the stock reports count them.
+
+    A day that began with no blank on hand and received none is marked ``out_of_stock``: nothing printed then
+    says nothing about demand."""
     if not days:
         return []
     first, after = local_span(days[0], days[-1], zone)
-    tallies: dict[dt.date, Tally] = defaultdict(Tally)
-    for quarter, group in source.use_by_quarter_hour(first, after):
-        group_day = tallies[local_date(quarter, zone)]
-        group_day.add(group.kind, group.count, group.resolution, group.from_issued, None, group.events)
-    uses = []
+    reads = source.period_reads(first, after, rows=False)
+    groups = [(local_date(q, zone), g) for q, g in sorted(source.use_by_quarter_hour(first, after), key=lambda x: x[0])]
+    stock, index, uses = on_hand_before(reads.balance_now, reads.since_start), 0, []
     for day in days:
-        moved = tallies[day].frozen() if day in tallies else Movements()
-        uses.append(DayUse(day, moved.issued, moved.spoiled_total))
+        while index < len(groups) and groups[index][0] < day:  # a day off between working days moves stock too
+            stock += on_hand_change(groups[index][1])
+            index += 1
+        at_start, tally = stock, Tally()
+        while index < len(groups) and groups[index][0] == day:
+            group = groups[index][1]
+            tally.add(group.kind, group.count, group.resolution, group.from_issued, None, group.events)
+            stock += on_hand_change(group)
+            index += 1
+        moved = tally.frozen()
+        uses.append(DayUse(day, moved.issued, moved.spoiled_total, out_of_stock=at_start <= 0 and not moved.received))
     return uses

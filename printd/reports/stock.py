@@ -91,15 +91,16 @@ def movements_by(rows: Iterable[LedgerRow], key: Callable[[LedgerRow], str | Non
 
 def on_hand_before(now: Balance, since: Iterable[LedgerSum]) -> int:
     """Stock on hand just before the events ``since`` (every event from some time on), given the balance now."""
-    moved = 0
-    for group in since:
-        kind = LedgerKind(group.kind)
-        if kind in _COUNTED:
-            moved += group.count
-        else:  # one blank an event
-            one = LedgerEntry(kind, 1, Resolution(group.resolution) if group.resolution else None, group.from_issued)
-            moved += Balance.fold([one]).on_hand * group.events
-    return now.on_hand - moved
+    return now.on_hand - sum(on_hand_change(group) for group in since)
+
+
+def on_hand_change(group: LedgerSum) -> int:
+    """How a group of events of one shape moved the stock on hand."""
+    kind = LedgerKind(group.kind)
+    if kind in _COUNTED:
+        return group.count
+    one = LedgerEntry(kind, 1, Resolution(group.resolution) if group.resolution else None, group.from_issued)
+    return Balance.fold([one]).on_hand * group.events  # one blank an event
 
 
 _COUNTED = frozenset({LedgerKind.RECEIVED, LedgerKind.ADJUSTED})

@@ -621,15 +621,15 @@ class SqliteStore:
 
     # ---- reports (see printd/store/ledger_reads.py and printd/reports/) ---------------------------------
 
-    def period_reads(self, start: float, end: float) -> PeriodReads:
+    def period_reads(self, start: float, end: float, *, rows: bool = True) -> PeriodReads:
         """In one snapshot: the balance now, every event from ``start`` on grouped by shape (to fold the stock
-        back to ``start``) and the events of ``start`` <= at < ``end`` one by one."""
+        back to ``start``) and (``rows``) the events of ``start`` <= at < ``end`` one by one."""
         with self._read() as db:
             totals = dict(db.execute("SELECT place, count FROM stock_totals").fetchall())
             return PeriodReads(
                 Balance(**{k: int(v) for k, v in totals.items()}),
                 ledger_reads.sums_since(db, start),
-                ledger_reads.rows_between(db, start, end),
+                ledger_reads.rows_between(db, start, end) if rows else [],
             )
 
     def use_by_quarter_hour(self, start: float, end: float) -> list[tuple[float, LedgerSum]]:
