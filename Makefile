@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/panels.py
 	$(BIN)/python bench/vs_cups.py
+	$(BIN)/python bench/reports.py
 
 # The long SIGKILL campaign (about 5 minutes on 2 cores); the test suite runs a 50-kill one.
 crash-campaign: setup

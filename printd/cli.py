@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from printd import cli_reports
 from printd.cli_output import (
     EXIT_ERROR,
     EXIT_OK,
@@ -31,6 +33,7 @@ from printd.cli_output import (
     dict_rows,
     get,
 )
+from printd.cli_reports import add_report_commands
 from printd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachableError
 from printd.control.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from printd.errors import PrintdError
@@ -235,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--not-fed", dest="resolution", action="store_const", const="not_fed", help="no blank left the feeder"
     )
     resolve.add_argument("--note", default="", metavar="TEXT", help="what was checked")
+    add_report_commands(add, commands, stock_commands, spoiled)
     return parser
 
 
@@ -446,6 +450,10 @@ def _render_batch(
 
 
 def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    if args.stock_command == "forecast":
+        return cli_reports.stock_forecast(args, client, out)
+    if args.stock_command == "request":
+        return cli_reports.stock_request(args, client, out)
     if args.stock_command == "receive":
         params: dict[str, object] = {"count": args.count, "ref": args.ref, "serials": args.serials}
         done = f"Received {args.count} blank card(s) under {args.ref}"
@@ -465,6 +473,15 @@ def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
         console.print(Text(f"{done} (ledger event {event}); on hand now {on_hand}."))
 
     return _simple(f"stock.{args.stock_command}", lambda _: params, render)(args, client, out)
+
+
+def _spoiled(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    if args.spoiled_command == "handover":
+        return cli_reports.spoiled_handover(args, client, out)
+    if args.pending:
+        return cli_reports.spoiled_pending(args, client, out)
+    list_spoiled = _simple("spoiled.list", lambda a: {"since": a.since, "category": a.category}, render_spoiled)
+    return list_spoiled(args, client, out)
 
 
 def _reconcile(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
@@ -674,7 +691,8 @@ COMMANDS: Mapping[str, Command] = {
     "reprint": _simple("jobs.reprint", _job_params, render_job),
     "printers": _printers,
     "reconcile": _reconcile,
-    "spoiled": _simple("spoiled.list", lambda a: {"since": a.since, "category": a.category}, render_spoiled),
+    "spoiled": _spoiled,
+    "report": cli_reports.report,
     "spoil": _simple(
         "jobs.spoil",
         lambda a: (
@@ -741,6 +759,22 @@ def _report_error(out: Output, error: PrintdError, *, json_too: bool = True) -> 
     out.error(f"{error.message} [{error.code}]")
 
 
+def station_zone(client: ControlClient) -> Callable[[], ZoneInfo | None]:
+    """The station's time zone, asked of the daemon at most once; None if it cannot say (times then stay UTC)."""
+    found: list[ZoneInfo | None] = []
+
+    def zone() -> ZoneInfo | None:
+        if not found:
+            try:
+                info = client.call("station.info", {})
+                found.append(ZoneInfo(str(get(info, "timezone"))))
+            except (PrintdError, DaemonUnreachableError, ValueError, KeyError):
+                found.append(None)
+        return found[0]
+
+    return zone
+
+
 def socket_path(option: str | None, environ: Mapping[str, str] = os.environ) -> str:
     """--socket, else $PRINTD_SOCKET, else the default."""
     return option or environ.get("PRINTD_SOCKET") or DEFAULT_SOCKET
@@ -749,9 +783,9 @@ def socket_path(option: str | None, environ: Mapping[str, str] = os.environ) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out = Output(json=bool(args.json))
     path = socket_path(args.socket)
     client = ControlClient(path)  # connects on the first call, after local checks
+    out = Output(json=bool(args.json), zone=station_zone(client))
     try:
         return COMMANDS[args.command](args, client, out)
     except UsageError as exc:

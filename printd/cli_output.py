@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import msgspec
 from rich.console import Console
@@ -31,6 +34,8 @@ class Output:
     json: bool
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    zone: Callable[[], ZoneInfo | None] = lambda: None
+    """The station's time zone (asked of the daemon once, when a table first shows a time); None: show UTC."""
     console: Console = field(init=False)
 
     def __post_init__(self) -> None:
@@ -40,8 +45,8 @@ class Output:
         self.out.write(visible_json(msgspec.json.format(_json.encode(value), indent=2).decode()) + "\n")
 
     def show(self, render: Renderer, reply: object) -> None:
-        """Render a reply for people, every string in it made safe for the terminal first."""
-        render(self.console, visible(reply))
+        """Render a reply for people: every string made safe for the terminal, every UTC time in local time."""
+        render(self.console, local_times(visible(reply), self.zone))
 
     def error(self, message: str) -> None:
         self.err.write(f"printctl: {visible_text(message)}\n")
@@ -63,3 +68,24 @@ def get(obj: object, key: str) -> object:
 
 def dict_rows(value: object) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+_UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")
+
+
+def local_times(value: object, zone: Callable[[], ZoneInfo | None]) -> object:
+    """``value`` with every UTC ISO time (``2026-12-06T01:30:00.000Z``) written in the station's zone as a person
+    reads it (``2026-12-06 09:30:00 WITA``); the zone is asked for only if there is a time to convert."""
+    if isinstance(value, str):
+        if not _UTC_TIME.fullmatch(value):
+            return value
+        found = zone()
+        if found is None:
+            return value
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(found)
+        return f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname()}"
+    if isinstance(value, dict):
+        return {k: local_times(v, zone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [local_times(v, zone) for v in value]
+    return value

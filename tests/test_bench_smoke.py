@@ -70,3 +70,10 @@ def test_json_only_prints_one_line(script: str, tmp_path: Path) -> None:
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
     json.loads(lines[0])
+
+
+def test_reports_benchmark_runs(tmp_path: Path) -> None:
+    result = run_bench("reports.py", "--events", "20000", "--runs", "1", tmp_path=tmp_path)
+    assert result["benchmark"] == "reports" and result["events"] >= 19_000
+    assert set(result["ms"]) == {"daily", "monthly", "forecast", "berita_acara_10000"}
+    assert result["berita_acara_blanks"] > 0

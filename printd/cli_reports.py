@@ -1,0 +1,427 @@
+"""printctl's report commands: stock by day and month, the forecast, the request for blanks and the berita acara.
+
+Tables, CSV and PDF are in Indonesian unless ``--lang en``; ``--json`` (or ``--format json``) prints the daemon's
+reply. Documents are rendered here, from the reply, so the daemon only reads and books.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from printd.cli_output import EXIT_OK, Output, UsageError, cell, get
+from printd.control.client import ControlClient
+from printd.reports import codec
+from printd.reports.model import SPOIL_CATEGORIES, BlankRequest, Forecast, Handover, Movements, Office, StockPeriod
+from printd.reports.pdf.labels import MOVEMENT_NAMES, category_name
+from printd.reports.pdf.words import Lang, format_number
+
+Add = Callable[..., argparse.ArgumentParser]
+
+FORMATS = ("table", "csv", "json", "pdf")
+
+
+def add_report_commands(add: Add, commands: Any, stock_commands: Any, spoiled: argparse.ArgumentParser) -> None:
+    """Register ``report``, ``stock forecast|request`` and ``spoiled --pending|handover``."""
+    report = add("report", "Stock reports: the day (and the public stock notice) or the month.", commands)
+    kinds = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    daily = add("daily", "The day's stock: opening, received, issued, spoiled by category, closing.", kinds)
+    daily.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="a local date (default: today)")
+    daily.add_argument("--notice", action="store_true", help="the one-page public stock notice (PDF)")
+    monthly = add("monthly", "The month's usage report (laporan penggunaan blangko): a row a day.", kinds)
+    monthly.add_argument("--month", type=_month, metavar="YYYY-MM", help="default: this month")
+    for sub in (daily, monthly):
+        _document_options(sub, FORMATS)
+    add("forecast", "How long the blanks last, the reorder point and how many to request.", stock_commands)
+    request = add(
+        "request", "Draft the request letter for more blanks (permintaan blangko KTP-el) as PDF.", stock_commands
+    )
+    request.add_argument("--quantity", type=int, metavar="N", help="blanks to request (default: the forecast's)")
+    request.add_argument("--reason", default="", metavar="TEXT", help="a sentence on why, for the letter")
+    _document_options(request, ("pdf",), output_required=True)
+
+    spoiled.add_argument("--pending", action="store_true", help="spoiled blanks not yet in any berita acara")
+    spoiled.add_argument("--through", type=_date, metavar="YYYY-MM-DD", help="with --pending: spoiled up to this day")
+    handover_group = spoiled.add_subparsers(dest="spoiled_command", metavar="SUBCOMMAND")
+    handover = add(
+        "handover",
+        "Book every pending spoiled blank as destroyed or returned under one berita acara and write it (supervisor);"
+        " or list past ones (--list), or write one again (--show NO).",
+        handover_group,
+    )
+    which = handover.add_mutually_exclusive_group()
+    which.add_argument("--list", action="store_true", help="past berita acara, newest first")
+    which.add_argument("--show", metavar="NO", help="one past berita acara (again as PDF with --output)")
+    handover.add_argument("--kind", choices=("destroyed", "returned"), help="pemusnahan or penyerahan")
+    handover.add_argument("--number", metavar="NO", help="the berita acara's number")
+    handover.add_argument("--through", type=_date, metavar="YYYY-MM-DD", help="only blanks spoiled up to this day")
+    handover.add_argument("--place", metavar="PLACE", help="where it happens (default: the office's city)")
+    handover.add_argument("--officer", nargs=2, action="append", default=[], metavar=("NAME", "NIP"))
+    handover.add_argument("--witness", nargs=2, action="append", default=[], metavar=("NAME", "NIP"))
+    _document_options(handover, ("pdf",))
+
+
+def _document_options(
+    parser: argparse.ArgumentParser, formats: Sequence[str], *, output_required: bool = False
+) -> None:
+    if len(formats) > 1:
+        parser.add_argument("--format", choices=formats, default="table", help="default: table")
+    parser.add_argument("--output", metavar="FILE", required=output_required, help="write here instead of the screen")
+    parser.add_argument("--lang", choices=("id", "en"), default="id", help="Indonesian (default) or English")
+
+
+def _date(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}")
+    return text
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}")
+    return text
+
+
+# ---- commands ----------------------------------------------------------------------------------------
+
+
+def report(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    if args.report_command == "daily":
+        reply = client.call("reports.daily", {"date": args.date})
+        if args.notice:
+            return _write_pdf(out, args, "stock_notice", reply)
+        return _show(out, args, reply, _daily_table, _daily_csv, "daily_report")
+    reply = client.call("reports.monthly", {"month": args.month})
+    return _show(out, args, reply, _monthly_table, _monthly_csv, "monthly_report")
+
+
+def stock_forecast(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    reply = client.call("stock.forecast", {})
+    if out.json:
+        out.emit_json(reply)
+    else:
+        out.show(lambda console, r: _forecast_table(console, r, "id"), reply)
+    return EXIT_OK
+
+
+def stock_request(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    reply = client.call("stock.request", {"quantity": args.quantity, "reason": args.reason})
+    return _write_pdf(out, args, "request_letter", reply)
+
+
+def spoiled_pending(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    reply = client.call("spoiled.pending", {"through": args.through})
+    if out.json:
+        out.emit_json(reply)
+        return EXIT_OK
+
+    def render(console: Console, r: object) -> None:
+        console.print(Text(f"Waiting for a berita acara: {get(r, 'count')} spoiled blank(s)."))
+        items = get(r, "items")
+        table = Table("Ledger", "Category", "Chip UID", "Printer", "Job ref", "Officer")
+        for item in items if isinstance(items, list) else []:
+            keys = ("ledger_id", "category", "chip_uid", "printer", "job_ref", "officer")
+            table.add_row(*(cell(get(item, k)) for k in keys))
+        console.print(table)
+
+    out.show(render, reply)
+    return EXIT_OK
+
+
+def spoiled_handover(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
+    if args.list:
+        reply = client.call("spoiled.handovers", {})
+        if out.json:
+            out.emit_json(reply)
+        else:
+            out.show(_handover_list, reply)
+        return EXIT_OK
+    if args.show:
+        reply = client.call("spoiled.handover_get", {"number": args.show})
+    else:
+        if not (args.kind and args.number and args.officer):
+            raise UsageError("a new berita acara needs --kind, --number and at least one --officer NAME NIP")
+        if not args.output and not out.json:
+            raise UsageError("a new berita acara needs --output FILE.pdf to write the document to (or --json)")
+        reply = client.call(
+            "spoiled.handover",
+            {
+                "kind": args.kind,
+                "number": args.number,
+                "through": args.through,
+                "place": args.place,
+                "officers": [{"name": name, "nip": nip} for name, nip in args.officer],
+                "witnesses": [{"name": name, "nip": nip} for name, nip in args.witness],
+            },
+        )
+    if args.output:
+        return _write_pdf(out, args, "berita_acara", reply)
+    if out.json:
+        out.emit_json(reply)
+    else:
+        out.show(_handover_summary, reply)
+    return EXIT_OK
+
+
+# ---- output ------------------------------------------------------------------------------------------
+
+
+def _show(
+    out: Output,
+    args: argparse.Namespace,
+    reply: object,
+    table: Callable[[Console, object, Lang], None],
+    csv_rows: Callable[[object, Lang], list[list[object]]],
+    document: str,
+) -> int:
+    fmt = "json" if out.json else args.format
+    if fmt == "pdf":
+        return _write_pdf(out, args, document, reply)
+    if fmt == "json":
+        text = None
+        if args.output:
+            captured = io.StringIO()
+            Output(json=True, out=captured).emit_json(reply)
+            text = captured.getvalue()
+        else:
+            out.emit_json(reply)
+    elif fmt == "csv":
+        buffer_csv = io.StringIO()
+        csv.writer(buffer_csv).writerows(csv_rows(reply, args.lang))
+        text = buffer_csv.getvalue()
+    else:
+        if args.output:
+            raise UsageError("--output writes csv, json or pdf; choose one with --format")
+        out.show(lambda console, r: table(console, r, args.lang), reply)
+        return EXIT_OK
+    if text is not None:
+        if args.output:
+            _write(args.output, text.encode())
+            out.console.print(Text(f"Wrote {args.output}."))
+        else:
+            out.out.write(text)
+    return EXIT_OK
+
+
+def _write_pdf(out: Output, args: argparse.Namespace, document: str, reply: object) -> int:
+    if not args.output:
+        raise UsageError("a PDF needs --output FILE.pdf")
+    from printd.reports import pdf  # the document renderers load fonts: only when a PDF is asked for
+
+    if not isinstance(reply, dict):
+        raise UsageError("printd sent an unexpected reply; check that printctl and printd are the same version")
+    office = codec.record_from(reply.get("office") or {}, Office)
+    lang: Lang = args.lang
+    station = str(reply.get("station") or "")
+    if document == "daily_report":
+        data = pdf.daily_report_pdf(codec.period_from(reply), office, lang, station=station)
+    elif document == "stock_notice":
+        data = pdf.stock_notice_pdf(codec.period_from(reply), office, lang, station=station)
+    elif document == "monthly_report":
+        data = pdf.monthly_report_pdf(codec.monthly_from(reply), office, lang, station=station)
+    elif document == "request_letter":
+        data = pdf.request_letter_pdf(codec.record_from(_record(reply), BlankRequest), office, lang)
+    else:
+        data = pdf.berita_acara_pdf(codec.record_from(_record(reply), Handover), office, lang)
+    _write(args.output, data)
+    if out.json:  # a script gets the record the document was made from
+        out.emit_json(reply)
+    else:
+        out.console.print(Text(f"Wrote {args.output} ({len(data) // 1024 + 1} KiB)."))
+    return EXIT_OK
+
+
+def _record(reply: dict[str, Any]) -> dict[str, Any]:
+    """The reply without what the daemon adds to every report for the documents (the office, its time zone)."""
+    return {k: v for k, v in reply.items() if k not in ("office", "timezone")}
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        if path == "-":
+            sys.stdout.buffer.write(data)
+        else:
+            Path(path).write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _names(lang: Lang) -> dict[str, str]:
+    return MOVEMENT_NAMES[lang]
+
+
+def _n(value: object, lang: Lang) -> str:
+    return format_number(value, lang) if isinstance(value, int) else str(value)
+
+
+def _movement_rows(moved: Movements, lang: Lang) -> list[tuple[str, int]]:
+    names = _names(lang)
+    rows = [(names[key], getattr(moved, key)) for key in ("received", "transferred_in", "transferred_out", "adjusted")]
+    rows.append((names["issued"], moved.issued))
+    rows += [(f"{names['spoiled']}: {category_name(c, lang)}", moved.spoiled.get(c, 0)) for c in SPOIL_CATEGORIES]
+    rows.append((names["in_doubt"], moved.in_doubt))
+    return rows
+
+
+def _check_line(period: StockPeriod, lang: Lang) -> str:
+    moved = period.movements
+    ok = "✓" if period.balanced else "✗"
+    words = (
+        ("stok akhir = stok awal + masuk - keluar", "Periksa")
+        if lang == "id"
+        else (
+            "closing = opening + in - out",
+            "Check",
+        )
+    )
+    return (
+        f"{words[1]}: {words[0]}: {_n(period.closing, lang)} = {_n(period.opening, lang)} + {_n(moved.inflow, lang)}"
+        f" - {_n(moved.outflow, lang)} {ok}"
+    )
+
+
+def _title(indonesian: str, english: str, lang: Lang, station: object, when: object) -> str:
+    return f"{indonesian if lang == 'id' else english} — {station}, {when}"
+
+
+def _daily_table(console: Console, reply: object, lang: Lang) -> None:
+    assert isinstance(reply, dict)
+    period = codec.period_from(reply)
+    names = _names(lang)
+    title = _title("Stok blangko KTP-el", "e-KTP blank stock", lang, reply.get("station"), period.start)
+    table = Table("", "", title=title)
+    table.add_row(Text(names["opening"], style="bold"), _n(period.opening, lang))
+    for label, value in _movement_rows(period.movements, lang):
+        table.add_row(label, _n(value, lang))
+    table.add_row(Text(names["closing"], style="bold"), Text(_n(period.closing, lang), style="bold"))
+    console.print(table)
+    console.print(Text(_check_line(period, lang), style="green" if period.balanced else "bold red"))
+    for heading, breakdown in (("Printer", period.printers), ("Operator", period.operators)):
+        if breakdown:
+            sub = Table(
+                heading, names["received"], names["adjusted"], names["issued"], names["spoiled"], names["in_doubt"]
+            )
+            for name, moved in breakdown.items():
+                values = (moved.received, moved.adjusted, moved.issued, moved.spoiled_total, moved.in_doubt)
+                sub.add_row(name, *(_n(v, lang) for v in values))
+            console.print(sub)
+
+
+def _daily_csv(reply: object, lang: Lang) -> list[list[object]]:
+    assert isinstance(reply, dict)
+    period = codec.period_from(reply)
+    header = _csv_header(lang, ("date", "scope", "name"))
+    rows: list[list[object]] = [
+        header,
+        [
+            period.start.isoformat(),
+            "station",
+            reply.get("station"),
+            *_csv_values(period.opening, period.movements, period.closing),
+        ],
+    ]
+    for scope, breakdown in (("printer", period.printers), ("operator", period.operators)):
+        for name, moved in breakdown.items():
+            rows.append([period.start.isoformat(), scope, name, *_csv_values(None, moved, None)])
+    return rows
+
+
+def _csv_header(lang: Lang, first: Sequence[str]) -> list[object]:
+    names = _names(lang)
+    keys = ("opening", "received", "transferred_in", "transferred_out", "adjusted", "issued")
+    spoils = [f"{names['spoiled']}: {category_name(c, lang)}" for c in SPOIL_CATEGORIES]
+    return [*first, *(names[k] for k in keys), *spoils, names["in_doubt"], names["closing"]]
+
+
+def _csv_values(opening: int | None, moved: Movements, closing: int | None) -> list[object]:
+    values = (moved.received, moved.transferred_in, moved.transferred_out, moved.adjusted, moved.issued)
+    spoils = [moved.spoiled.get(c, 0) for c in SPOIL_CATEGORIES]
+    return ["" if opening is None else opening, *values, *spoils, moved.in_doubt, "" if closing is None else closing]
+
+
+def _monthly_table(console: Console, reply: object, lang: Lang) -> None:
+    assert isinstance(reply, dict)
+    report = codec.monthly_from(reply)
+    names = _names(lang)
+    title = _title("Penggunaan blangko KTP-el", "e-KTP blank usage", lang, reply.get("station"), reply.get("month"))
+    columns = ("opening", "received", "adjusted", "issued", "spoiled", "in_doubt", "closing")
+    table = Table("Tanggal" if lang == "id" else "Date", *(names[c] for c in columns), title=title)
+    for day in [*report.days, report.month_total]:
+        moved = day.movements
+        values = (
+            day.opening,
+            moved.received,
+            moved.adjusted,
+            moved.issued,
+            moved.spoiled_total,
+            moved.in_doubt,
+            day.closing,
+        )
+        label = names["total"] if day is report.month_total else day.start.isoformat()
+        table.add_row(label, *(_n(v, lang) for v in values))
+    console.print(table)
+    spoils = ", ".join(
+        f"{category_name(c, lang)} {report.month_total.movements.spoiled.get(c, 0)}" for c in SPOIL_CATEGORIES
+    )
+    console.print(Text(f"{names['spoiled']}: {spoils}"))
+    console.print(
+        Text(_check_line(report.month_total, lang), style="green" if report.month_total.balanced else "bold red")
+    )
+
+
+def _monthly_csv(reply: object, lang: Lang) -> list[list[object]]:
+    assert isinstance(reply, dict)
+    report = codec.monthly_from(reply)
+    rows: list[list[object]] = [_csv_header(lang, ("date",))]
+    for day in report.days:
+        rows.append([day.start.isoformat(), *_csv_values(day.opening, day.movements, day.closing)])
+    total = report.month_total
+    rows.append([_names(lang)["total"], *_csv_values(total.opening, total.movements, total.closing)])
+    return rows
+
+
+def _forecast_table(console: Console, reply: object, lang: Lang) -> None:
+    found = codec.record_from(_record(reply) if isinstance(reply, dict) else reply, Forecast)
+    days = "-" if found.days_left is None else f"{found.days_left:.1f}"
+    with_backlog = "-" if found.days_left_with_backlog is None else f"{found.days_left_with_backlog:.1f}"
+    backlog = ", ".join(f"{k} {v}" for k, v in found.backlog.items())
+    table = Table("", "", title="Forecast of blank stock")
+    for label, value in (
+        ("On hand", format_number(found.on_hand, "en")),
+        ("Use per working day", f"{found.daily_use:.1f}"),
+        ("Spoil rate", f"{found.spoil_rate:.1%}"),
+        ("Backlog (jobs waiting)", backlog),
+        ("Blanks the backlog needs", format_number(found.backlog_blanks, "en")),
+        ("Working days left", days),
+        ("... after printing the backlog", with_backlog),
+        ("Reorder point", format_number(found.reorder_point, "en")),
+        ("Recommended request", format_number(found.request, "en")),
+    ):
+        table.add_row(label, value)
+    console.print(table)
+    console.print(Text(found.method))
+    if found.on_hand < found.reorder_point:
+        console.print(Text("! On hand is below the reorder point: request more blanks now.", style="bold yellow"))
+
+
+def _handover_list(console: Console, reply: object) -> None:
+    table = Table("Number", "Blanks", title="Berita acara")
+    for row in reply if isinstance(reply, list) else []:
+        table.add_row(cell(get(row, "number")), cell(get(row, "count")))
+    console.print(table)
+
+
+def _handover_summary(console: Console, reply: object) -> None:
+    items = get(reply, "items")
+    count = len(items) if isinstance(items, list) else 0
+    console.print(Text(f"Berita acara {get(reply, 'number')} ({get(reply, 'kind')}): {count} spoiled blank(s)."))
