@@ -26,7 +26,7 @@ from printd.control.report_methods import ReportMethods
 from printd.ledger import Balance, LedgerEntry, LedgerKind, Resolution
 from printd.reports import reading
 from printd.reports.settings import ReportSettings
-from printd.store import SqliteStore
+from printd.store import SqliteStore, ledger_reads
 from printd.store.records import Handover, Person
 
 ZONE = ZoneInfo("Asia/Makassar")
@@ -61,6 +61,7 @@ def fill(store: SqliteStore, events: int, year: int, seed: int = 1) -> int:
             " actor, chip_uid) VALUES (?, ?, ?, ?, ?, 'mataram-1', 'loket-1', ?, ?, ?, printf('04%08X', random()))",
             rows,
         )
+        db.execute(ledger_reads.FILL_QUARTERS)
         balance = Balance.fold(
             LedgerEntry(LedgerKind(r[1]), int(r[2]), Resolution(r[3]) if r[3] else None)
             for r in rows  # type: ignore[arg-type]

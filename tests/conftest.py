@@ -53,3 +53,4 @@ def assert_ledger_consistent(store: SqliteStore) -> None:
     }
     assert store.balance_by_printer() == per_printer
     assert store.queue_counts() == store.queue_counts_from_jobs()
+    assert store.quarters_consistent()

@@ -129,12 +129,15 @@ def test_per_printer_and_per_operator(office: SqliteStore) -> None:
 def test_the_month_is_its_days(office: SqliteStore) -> None:
     december = reading.monthly(office, 2026, 12, WITA)
     assert len(december.days) == 31 and all(d.balanced for d in december.days) and december.month_total.balanced
-    assert december.days[0] == reading.stock_between(office, DAY2, DAY2, WITA)
-    assert december.days[1] == reading.stock_between(office, DAY3, DAY3, WITA)
+    for day, date in zip(december.days[:2], (DAY2, DAY3), strict=True):  # the same figures, read the other way
+        by_event = reading.stock_between(office, date, date, WITA)
+        assert (day.opening, day.movements, day.closing) == (by_event.opening, by_event.movements, by_event.closing)
     assert december.month_total.opening == 96 and december.month_total.closing == office.balance().on_hand
     assert all(d.opening == d.closing for d in december.days[2:])
     november = reading.monthly(office, 2026, 11, WITA)
     assert november.month_total.movements == reading.stock_between(office, DAY1, DAY1, WITA).movements
+    grouped = reading.stock_between(office, DAY1, DAY3, WITA, breakdown=False)  # read by quarter hour
+    assert grouped.closing == reading.stock_between(office, DAY1, DAY3, WITA).closing and grouped.balanced
 
 
 def test_day_uses_put_cards_on_their_local_days(office: SqliteStore) -> None:
@@ -157,3 +160,11 @@ def test_a_day_that_began_without_blanks_is_out_of_stock(tmp_path: Path, clock: 
         assert [(u.used, u.out_of_stock) for u in uses] == [(0, True), (1, False), (0, False)]
     finally:
         store.close()
+
+
+def test_the_opening_is_the_fold_of_every_event_before(office: SqliteStore) -> None:
+    for day in (DAY1, DAY2, DAY3, DAY3 + dt.timedelta(days=1)):
+        start = at(day, 0)
+        assert reading.opening(office.period_reads(start, start + 900)) == on_hand_at(office, start)
+    with pytest.raises(ValueError, match="quarter hour"):
+        office.period_reads(at(DAY1, 0) + 60, at(DAY2, 0))

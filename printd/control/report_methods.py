@@ -150,7 +150,7 @@ class ReportMethods:
             year, month = _month_before(today, back)
             start = dt.date(year, month, 1)
             end = today if back == 0 else _last_day(year, month)
-            moved = reading.stock_between(self.store, start, end, settings.zone).movements
+            moved = reading.stock_between(self.store, start, end, settings.zone, breakdown=False).movements
             months.append(MonthUsage(year, month, moved.received, moved.issued, moved.spoiled_total))
         quantity = params.quantity if params.quantity is not None else predicted.request
         letter = BlankRequest(self.station_name, today, predicted.on_hand, months, predicted, quantity, params.reason)

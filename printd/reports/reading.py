@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections import defaultdict
+from collections.abc import Iterator
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from printd.reports.model import DayUse, MonthlyReport, StockPeriod
-from printd.reports.stock import Tally, local_date, local_span, on_hand_before, on_hand_change, stock_period
-from printd.store.ledger_reads import LedgerRow, LedgerSum, PeriodReads
+from printd.reports.model import DayUse, MonthlyReport, Movements, StockPeriod
+from printd.reports.stock import Tally, local_date, local_span, on_hand_change, stock_period
+from printd.store.ledger_reads import PeriodReads
 
 
 class ReportSource(Protocol):
@@ -18,33 +18,48 @@ class ReportSource(Protocol):
 
     def period_reads(self, start: float, end: float, *, rows: bool = True) -> PeriodReads: ...
 
-    def use_by_quarter_hour(self, start: float, end: float) -> list[tuple[float, LedgerSum]]: ...
-
     def backlog_by_priority(self) -> dict[str, int]: ...
 
 
-def stock_between(source: ReportSource, start: dt.date, end: dt.date, zone: ZoneInfo) -> StockPeriod:
-    """The station's stock over the local dates ``start`` to ``end`` (inclusive)."""
+def opening(reads: PeriodReads) -> int:
+    """Stock on hand when the period read began: the fold of every event before it."""
+    return sum(on_hand_change(group) for group in reads.before)
+
+
+def stock_between(
+    source: ReportSource, start: dt.date, end: dt.date, zone: ZoneInfo, *, breakdown: bool = True
+) -> StockPeriod:
+    """The station's stock over the local dates ``start`` to ``end`` (inclusive); ``breakdown``: per printer and
+    per operator too (read event by event), else from the events grouped by quarter hour."""
     first, after = local_span(start, end, zone)
-    reads = source.period_reads(first, after)
-    return stock_period(reads.rows, on_hand_before(reads.balance_now, reads.since_start), start, end)
+    reads = source.period_reads(first, after, rows=breakdown)
+    if breakdown:
+        return stock_period(reads.rows, opening(reads), start, end)
+    tally = Tally()
+    for _, group in reads.quarters:
+        tally.add(group.kind, group.count, group.resolution, group.from_issued, group.category, group.events)
+    moved, at_start = tally.frozen(), opening(reads)
+    return StockPeriod(start, end, at_start, moved, at_start + moved.inflow - moved.outflow)
 
 
 def monthly(source: ReportSource, year: int, month: int, zone: ZoneInfo) -> MonthlyReport:
     """The month's report: one ``StockPeriod`` a local day, each opening where the day before closed."""
     start = dt.date(year, month, 1)
     end = dt.date(year, month, calendar.monthrange(year, month)[1])
-    first, after = local_span(start, end, zone)
-    reads = source.period_reads(first, after)
-    by_day: dict[dt.date, list[LedgerRow]] = defaultdict(list)
-    for row in reads.rows:
-        by_day[local_date(row.at, zone)].append(row)
-    opening = on_hand_before(reads.balance_now, reads.since_start)
-    days: list[StockPeriod] = []
-    for offset in range(end.day):
-        day = start + dt.timedelta(days=offset)
-        days.append(stock_period(by_day.get(day, []), days[-1].closing if days else opening, day, day))
-    return MonthlyReport(year, month, days, stock_period(reads.rows, opening, start, end))
+    days = [start + dt.timedelta(days=n) for n in range(end.day)]
+    reads = source.period_reads(*local_span(start, end, zone), rows=False)
+    periods: list[StockPeriod] = []
+    for day, moved, _ in _by_day(reads, days, zone):
+        before = periods[-1].closing if periods else opening(reads)
+        periods.append(StockPeriod(day, day, before, moved, before + moved.inflow - moved.outflow))
+    total = Tally()
+    for _, group in reads.quarters:
+        total.add(group.kind, group.count, group.resolution, group.from_issued, group.category, group.events)
+    moved = total.frozen()
+    first = periods[0].opening
+    return MonthlyReport(
+        year, month, periods, StockPeriod(start, end, first, moved, first + moved.inflow - moved.outflow)
+    )
 
 
 def day_uses(source: ReportSource, days: list[dt.date], zone: ZoneInfo) -> list[DayUse]:
@@ -54,20 +69,26 @@ def day_uses(source: ReportSource, days: list[dt.date], zone: ZoneInfo) -> list[
     says nothing about demand."""
     if not days:
         return []
-    first, after = local_span(days[0], days[-1], zone)
-    reads = source.period_reads(first, after, rows=False)
-    groups = [(local_date(q, zone), g) for q, g in sorted(source.use_by_quarter_hour(first, after), key=lambda x: x[0])]
-    stock, index, uses = on_hand_before(reads.balance_now, reads.since_start), 0, []
+    reads = source.period_reads(*local_span(days[0], days[-1], zone), rows=False)
+    return [
+        DayUse(day, moved.issued, moved.spoiled_total, out_of_stock=at_start <= 0 and not moved.received)
+        for day, moved, at_start in _by_day(reads, days, zone)
+    ]
+
+
+def _by_day(reads: PeriodReads, days: list[dt.date], zone: ZoneInfo) -> Iterator[tuple[dt.date, Movements, int]]:
+    """Each of ``days`` (ascending) with its movements and the stock on hand when it began; the events of days in
+    between (a day off) move the stock too."""
+    groups = [(local_date(quarter, zone), group) for quarter, group in reads.quarters]
+    stock, index = opening(reads), 0
     for day in days:
-        while index < len(groups) and groups[index][0] < day:  # a day off between working days moves stock too
+        while index < len(groups) and groups[index][0] < day:
             stock += on_hand_change(groups[index][1])
             index += 1
         at_start, tally = stock, Tally()
         while index < len(groups) and groups[index][0] == day:
             group = groups[index][1]
-            tally.add(group.kind, group.count, group.resolution, group.from_issued, None, group.events)
+            tally.add(group.kind, group.count, group.resolution, group.from_issued, group.category, group.events)
             stock += on_hand_change(group)
             index += 1
-        moved = tally.frozen()
-        uses.append(DayUse(day, moved.issued, moved.spoiled_total, out_of_stock=at_start <= 0 and not moved.received))
-    return uses
+        yield day, tally.frozen(), at_start

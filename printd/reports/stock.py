@@ -89,11 +89,6 @@ def movements_by(rows: Iterable[LedgerRow], key: Callable[[LedgerRow], str | Non
     return {name: tally.frozen() for name, tally in sorted(tallies.items())}
 
 
-def on_hand_before(now: Balance, since: Iterable[LedgerSum]) -> int:
-    """Stock on hand just before the events ``since`` (every event from some time on), given the balance now."""
-    return now.on_hand - sum(on_hand_change(group) for group in since)
-
-
 def on_hand_change(group: LedgerSum) -> int:
     """How a group of events of one shape moved the stock on hand."""
     kind = LedgerKind(group.kind)

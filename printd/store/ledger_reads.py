@@ -5,8 +5,6 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from printd.ledger import Balance
-
 
 @dataclass(frozen=True, slots=True)
 class LedgerRow:
@@ -34,15 +32,17 @@ class LedgerSum:
     from_issued: bool
     events: int
     count: int
+    category: str | None = None  # in groups by quarter hour: spoils are grouped by category too
 
 
 @dataclass(frozen=True, slots=True)
 class PeriodReads:
-    """What a stock report over a period needs, read in one snapshot."""
+    """What a stock report over a period needs, read in one snapshot: every event before it, grouped (they fold to
+    the stock on hand when it began), and its own events one by one (``rows``) or grouped by quarter hour."""
 
-    balance_now: Balance
-    since_start: list[LedgerSum]
+    before: list[LedgerSum]
     rows: list[LedgerRow]
+    quarters: list[tuple[float, LedgerSum]]
 
 
 # A card printed by printd books "printd" as the actor; the person is whoever submitted the job.
@@ -62,22 +62,65 @@ def rows_between(db: sqlite3.Connection, start: float, end: float) -> list[Ledge
     return [LedgerRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9]) for r in cur]
 
 
-def sums_since(db: sqlite3.Connection, start: float) -> list[LedgerSum]:
-    """Every event booked at or after ``start``, grouped by what it does to the balance."""
+FILL_QUARTERS = (
+    "INSERT OR IGNORE INTO ledger_quarters SELECT CAST(at / 900 AS INTEGER), kind, coalesce(resolution, ''),"
+    " from_issued, coalesce(category, ''), count(*), sum(count) FROM ledger GROUP BY 1, 2, 3, 4, 5"
+)
+"""The quarter-hour sums of every event in the ledger, for a table that has none yet."""
+
+
+def sums_before(db: sqlite3.Connection, start: float) -> list[LedgerSum]:
+    """Every event booked before ``start`` (a quarter hour's start), grouped by what it does to the balance."""
     cur = db.execute(
-        "SELECT kind, resolution, from_issued, count(*), coalesce(sum(count), 0) FROM ledger WHERE at >= ?"
+        "SELECT kind, resolution, from_issued, sum(events), sum(count) FROM ledger_quarters WHERE quarter < ?"
         " GROUP BY kind, resolution, from_issued",
-        (start,),
+        (_quarter(start),),
     )
-    return [LedgerSum(r[0], r[1], bool(r[2]), r[3], r[4]) for r in cur]
+    return [LedgerSum(r[0], r[1] or None, bool(r[2]), r[3], r[4]) for r in cur]
+
+
+def count_in_quarter(
+    db: sqlite3.Connection,
+    at: float,
+    kind: str,
+    resolution: str | None,
+    from_issued: bool,
+    category: str | None,
+    count: int,
+) -> None:
+    """Keep the quarter hour's sums in step with one event booked (in the booking's transaction)."""
+    db.execute(
+        "INSERT INTO ledger_quarters VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO UPDATE SET events = events + 1,"
+        " count = count + excluded.count",
+        (int(at // 900), kind, resolution or "", int(from_issued), category or "", count),
+    )
+
+
+def quarters_from_ledger(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+    """The quarter-hour sums by a scan of every event: the truth the kept ones must equal (tests, audits)."""
+    return db.execute(
+        "SELECT CAST(at / 900 AS INTEGER), kind, coalesce(resolution, ''), from_issued, coalesce(category, ''),"
+        " count(*), sum(count) FROM ledger GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+    ).fetchall()
+
+
+def kept_quarters(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return db.execute("SELECT * FROM ledger_quarters ORDER BY 1, 2, 3, 4, 5").fetchall()
+
+
+def _quarter(at: float) -> int:
+    quarter, rest = divmod(at, 900)
+    if rest:
+        raise ValueError(f"{at} is not the start of a UTC quarter hour, as every local midnight is")
+    return int(quarter)
 
 
 def quarter_hours(db: sqlite3.Connection, start: float, end: float) -> list[tuple[float, LedgerSum]]:
-    """Events at ``start`` <= at < ``end`` grouped by the UTC quarter hour they fall in (its start) and by shape:
-    every zone's offset is a multiple of 15 minutes, so a caller can put each group on its local day exactly."""
+    """Events at ``start`` <= at < ``end`` (quarter hours' starts) grouped by the UTC quarter hour they fall in and
+    by shape, oldest first: every zone's offset is a multiple of 15 minutes, so each group lies on one local day."""
     cur = db.execute(
-        "SELECT CAST(at / 900 AS INTEGER) * 900, kind, resolution, from_issued, count(*), coalesce(sum(count), 0)"
-        " FROM ledger WHERE at >= ? AND at < ? GROUP BY 1, 2, 3, 4",
-        (start, end),
+        "SELECT quarter, kind, resolution, from_issued, category, events, count FROM ledger_quarters"
+        " WHERE quarter >= ? AND quarter < ? ORDER BY quarter",
+        (_quarter(start), _quarter(end)),
     )
-    return [(float(r[0]), LedgerSum(r[1], r[2], bool(r[3]), r[4], r[5])) for r in cur]
+    return [(float(r[0] * 900), LedgerSum(r[1], r[2] or None, bool(r[3]), r[5], r[6], r[4] or None)) for r in cur]

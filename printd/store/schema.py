@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from printd.store.ledger_reads import FILL_QUARTERS
+
 
 def _counted_totals(conn: sqlite3.Connection) -> None:
     """2: jobs counted by state and blanks by printer and place, kept in step with each change, so a status
@@ -155,9 +157,22 @@ MIGRATIONS: list[Migration] = [
             AND EXISTS (SELECT 1 FROM ledger WHERE kind = 'received' AND reference = NEW.reference)
         BEGIN SELECT RAISE(ABORT, 'a delivery reference is booked once'); END;
     """,
-    # 5: reports read the ledger by time; spoiled blanks leave under a berita acara (handover), each at most once.
-    """
+    # 5: reports read the ledger by time: events by time, and kept sums by UTC quarter hour (every local midnight
+    # is on one, so a day or a month is a range of them); spoiled blanks leave under a berita acara (handover),
+    # each at most once.
+    f"""
     CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
+    CREATE TABLE IF NOT EXISTS ledger_quarters (
+        quarter INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        resolution TEXT NOT NULL,
+        from_issued INTEGER NOT NULL,
+        category TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (quarter, kind, resolution, from_issued, category)
+    ) WITHOUT ROWID;
+    {FILL_QUARTERS};
     CREATE TABLE IF NOT EXISTS handovers (
         number TEXT PRIMARY KEY,
         kind TEXT NOT NULL,

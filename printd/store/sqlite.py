@@ -28,7 +28,7 @@ from printd.ledger import (
 from printd.store import cards, handovers, ledger_reads, receipts, reconciliations
 from printd.store.cards import Card, CardFate
 from printd.store.health import Condition, StorageFault, StorageHealth, StorageUnavailableError, classify, has_room
-from printd.store.ledger_reads import LedgerSum, PeriodReads
+from printd.store.ledger_reads import PeriodReads
 from printd.store.receipts import Receipt
 from printd.store.records import (
     Attempt,
@@ -622,19 +622,20 @@ class SqliteStore:
     # ---- reports (see printd/store/ledger_reads.py and printd/reports/) ---------------------------------
 
     def period_reads(self, start: float, end: float, *, rows: bool = True) -> PeriodReads:
-        """In one snapshot: the balance now, every event from ``start`` on grouped by shape (to fold the stock
-        back to ``start``) and (``rows``) the events of ``start`` <= at < ``end`` one by one."""
+        """In one snapshot: every event before ``start`` grouped by shape (they fold to the stock on hand then) and
+        the events of ``start`` <= at < ``end``, one by one (``rows``) or else grouped by quarter hour. Both times
+        are starts of UTC quarter hours, as every local midnight is."""
         with self._read() as db:
-            totals = dict(db.execute("SELECT place, count FROM stock_totals").fetchall())
             return PeriodReads(
-                Balance(**{k: int(v) for k, v in totals.items()}),
-                ledger_reads.sums_since(db, start),
+                ledger_reads.sums_before(db, start),
                 ledger_reads.rows_between(db, start, end) if rows else [],
+                [] if rows else ledger_reads.quarter_hours(db, start, end),
             )
 
-    def use_by_quarter_hour(self, start: float, end: float) -> list[tuple[float, LedgerSum]]:
+    def quarters_consistent(self) -> bool:
+        """The kept quarter-hour sums equal a scan of the ledger (for tests and audits)."""
         with self._read() as db:
-            return ledger_reads.quarter_hours(db, start, end)
+            return ledger_reads.kept_quarters(db) == ledger_reads.quarters_from_ledger(db)
 
     def backlog_by_priority(self) -> dict[str, int]:
         """Jobs waiting to be printed (queued or held), by priority label."""
@@ -895,11 +896,12 @@ class SqliteStore:
         reference: str | None = None,
     ) -> int:
         """Append one ledger event and move the cached totals by the same fold, in the caller's transaction."""
+        at = time.time()
         cur = db.execute(
             "INSERT INTO ledger (at, kind, count, resolution, from_issued, station, printer, job_id, attempt_id,"
             " chip_uid, category, detail, reference, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                time.time(),
+                at,
                 entry.kind.value,
                 entry.count,
                 entry.resolution.value if entry.resolution else None,
@@ -914,6 +916,15 @@ class SqliteStore:
                 reference,
                 actor,
             ),
+        )
+        ledger_reads.count_in_quarter(
+            db,
+            at,
+            entry.kind.value,
+            entry.resolution.value if entry.resolution else None,
+            entry.from_issued,
+            category,
+            entry.count,
         )
         delta = Balance.fold([entry]).as_dict()
         for place, change in delta.items():
