@@ -66,9 +66,32 @@ def add_report_commands(add: Add, commands: Any, stock_commands: Any, spoiled: a
     handover.add_argument("--number", metavar="NO", help="the berita acara's number")
     handover.add_argument("--through", type=_date, metavar="YYYY-MM-DD", help="only blanks spoiled up to this day")
     handover.add_argument("--place", metavar="PLACE", help="where it happens (default: the office's city)")
-    handover.add_argument("--officer", nargs=2, action="append", default=[], metavar=("NAME", "NIP"))
-    handover.add_argument("--witness", nargs=2, action="append", default=[], metavar=("NAME", "NIP"))
+    people = "the party's (or witness's) civil-servant number, rank (pangkat/golongan) or position (jabatan)"
+    handover.set_defaults(people=[])
+    for role in ("officer", "witness"):
+        handover.add_argument(f"--{role}", action=_Person, metavar="NAME", help=f"a {role} of the berita acara")
+    for detail in ("nip", "rank", "position"):
+        handover.add_argument(f"--{detail}", action=_PersonDetail, metavar=detail.upper(), help=f"{people}: {detail}")
     _document_options(handover, ("pdf",))
+
+
+class _Person(argparse.Action):
+    """``--officer NAME`` / ``--witness NAME``: a person; the ``--nip``, ``--rank`` and ``--position`` after it are
+    theirs."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any, opt: str | None = None
+    ) -> None:
+        ns.people = [*ns.people, (self.dest, {"name": value})]
+
+
+class _PersonDetail(argparse.Action):
+    def __call__(
+        self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any, opt: str | None = None
+    ) -> None:
+        if not ns.people:
+            parser.error(f"{opt} belongs after the --officer or --witness it describes")
+        ns.people[-1][1][self.dest] = value
 
 
 def _document_options(
@@ -149,8 +172,9 @@ def spoiled_handover(args: argparse.Namespace, client: ControlClient, out: Outpu
     if args.show:
         reply = client.call("spoiled.handover_get", {"number": args.show})
     else:
-        if not (args.kind and args.number and args.officer):
-            raise UsageError("a new berita acara needs --kind, --number and at least one --officer NAME NIP")
+        officers = [p for role, p in args.people if role == "officer"]
+        if not (args.kind and args.number and officers):
+            raise UsageError("a new berita acara needs --kind, --number and at least one --officer NAME --nip NIP")
         if not args.output and not out.json:
             raise UsageError("a new berita acara needs --output FILE.pdf to write the document to (or --json)")
         reply = client.call(
@@ -160,8 +184,8 @@ def spoiled_handover(args: argparse.Namespace, client: ControlClient, out: Outpu
                 "number": args.number,
                 "through": args.through,
                 "place": args.place,
-                "officers": [{"name": name, "nip": nip} for name, nip in args.officer],
-                "witnesses": [{"name": name, "nip": nip} for name, nip in args.witness],
+                "officers": officers,
+                "witnesses": [p for role, p in args.people if role == "witness"],
             },
         )
     if args.output:

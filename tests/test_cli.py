@@ -213,6 +213,14 @@ def test_help_everywhere(capsys: pytest.CaptureFixture[str], path: list[str]) ->
         ["cancel", "#twelve"],
         ["cancel", "--id", "0"],
         ["resolve", "--printed"],
+        ["report"],
+        ["report", "daily", "--date", "7-12-2026"],
+        ["report", "monthly", "--month", "2026-13"],
+        ["report", "daily", "--format", "xlsx"],
+        ["stock", "request"],  # the letter needs --output
+        ["spoiled", "handover", "--nip", "1980"],  # whose NIP?
+        ["spoiled", "handover", "--kind", "burned", "--number", "1"],
+        ["spoiled", "handover", "--list", "--show", "BA-1"],
         ["printers"],
         ["printers", "pause"],
         ["submit"],

@@ -139,10 +139,14 @@ def test_spoiled_blanks_leave_under_one_berita_acara(ctl: Printctl, daemon: Daem
     print_cards(ctl, tmp_path, ["A", "B"])
     pending = ctl.json("spoiled", "--pending")
     assert pending["count"] == 1 and pending["per_category"] == {"print_failed": 1}
-    made = ctl.json("spoiled", "handover", "--kind", "destroyed", "--number", "BA-01", "--officer", "Kabid", "1980")
+    made = ctl.json(
+        "spoiled", "handover", "--kind", "destroyed", "--number", "BA-01", "--officer", "Kabid", "--nip", "1980"
+    )
     assert made["number"] == "BA-01" and len(made["items"]) == 1 and made["items"][0]["chip_uid"]
     assert ctl.json("spoiled", "--pending")["count"] == 0
-    again = ctl.json("spoiled", "handover", "--kind", "destroyed", "--number", "BA-02", "--officer", "K", "1", expect=1)
+    again = ctl.json(
+        "spoiled", "handover", "--kind", "destroyed", "--number", "BA-02", "--officer", "K", "--nip", "1", expect=1
+    )
     assert again["error"]["code"] == "handover.nothing_pending"
     stock = ctl.json("stock")
     assert (stock["spoiled"], stock["destroyed"], stock["on_hand"]) == (1, 1, 47)
@@ -184,10 +188,16 @@ def test_documents_from_printctl(ctl: Printctl, daemon: DaemonProcess, tmp_path:
         "--number",
         "BA/01/2026",
         "--officer",
-        "Kabid",
+        "Baiq Nurul Aini",
+        "--nip",
         "198001012005011001",
+        "--rank",
+        "Penata (III/c)",
+        "--position",
+        "Kepala Bidang Pelayanan",
         "--witness",
         "Inspektur",
+        "--nip",
         "197505052000031002",
         "--output",
         str(ba),
@@ -195,6 +205,7 @@ def test_documents_from_printctl(ctl: Printctl, daemon: DaemonProcess, tmp_path:
     text = pdf_text(ba)
     chip = made["items"][0]["chip_uid"]
     assert "BERITA ACARA" in text and "BA/01/2026" in text and "1 (satu) keping" in text
+    assert "Penata (III/c)" in text and "Kepala Bidang Pelayanan" in text and "197505052000031002" in text
     again = tmp_path / "ba-again.pdf"
     ctl("spoiled", "handover", "--show", "BA/01/2026", "--output", str(again))
     assert pdf_text(again).replace(" ", "").count("BA/01/2026") >= 1
