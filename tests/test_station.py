@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from drivers.base import (
     COVER_OPEN,
@@ -170,3 +171,31 @@ def test_stock_alerts(station: Station, store: SqliteStore, png: bytes) -> None:
     assert [a["event"] for a in station.alerts()] == ["stock.low", "stock.exhausted"]
     store.receive_stock(50, "DO", "t")
     assert station.alerts() == []
+
+
+def test_stock_reorder_is_logged_once_each_time_stock_falls_below_the_reorder_point(store: SqliteStore) -> None:
+    station = Station(store, [])
+    station.reorder = lambda: (50, 100)  # the forecast's reorder point and recommended request
+    store.receive_stock(10, "DO-1", "kepala")
+    with structlog.testing.capture_logs() as logs:
+        station.check_stock()
+        station.check_stock()
+        store.receive_stock(100, "DO-2", "kepala")
+        station.check_stock()  # above it again
+        assert not [a for a in station.alerts() if a["event"] == "stock.reorder"]
+        store.adjust_stock(-80, "counted again", "kepala")
+        station.check_stock()
+    reorders = [e for e in logs if e["event"] == "stock.reorder"]
+    assert [(e["on_hand"], e["reorder_point"], e["request"]) for e in reorders] == [(10, 50, 100), (30, 50, 100)]
+    [alert] = [a for a in station.alerts() if a["event"] == "stock.reorder"]
+    assert "request 100 blanks" in str(alert["message"])
+
+
+def test_a_forecast_that_fails_does_not_stop_the_station(store: SqliteStore) -> None:
+    def broken() -> tuple[int, int]:
+        raise RuntimeError("no forecast")
+
+    station = Station(store, [])
+    station.reorder = broken
+    station.check_stock()
+    assert not [a for a in station.alerts() if a["event"] == "stock.reorder"]
