@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+# The records a berita acara is made of live with the store (it books them); they are part of this model too.
 from printd.store.records import Handover, HandoverItem, Person
-
-__all__ = ["Handover", "HandoverItem", "Person"]  # the records a berita acara is made of live with the store
 
 SPOIL_CATEGORIES = ("print_failed", "encode_failed", "damaged", "data_changed", "test_print")
 """The order categories are shown in; the first four are the official ones for invalid e-KTP blanks."""
@@ -157,3 +156,20 @@ class Office:
     head: Person = field(default_factory=lambda: Person("", "", "", "Kepala Dinas"))
     request_addressee: str = "Direktur Jenderal Kependudukan dan Pencatatan Sipil Kementerian Dalam Negeri"
     timezone: str = "Asia/Jakarta"
+
+
+__all__ = [
+    "SPOIL_CATEGORIES",
+    "BlankRequest",
+    "DayUse",
+    "Forecast",
+    "ForecastParams",
+    "Handover",
+    "HandoverItem",
+    "MonthUsage",
+    "MonthlyReport",
+    "Movements",
+    "Office",
+    "Person",
+    "StockPeriod",
+]
