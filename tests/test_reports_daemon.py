@@ -169,7 +169,17 @@ def test_documents_from_printctl(ctl: Printctl, daemon: DaemonProcess, tmp_path:
     day, notice = tmp_path / "harian.pdf", tmp_path / "pengumuman.pdf"
     ctl("report", "daily", "--format", "pdf", "--output", str(day))
     text = pdf_text(day)
-    assert "37" in text and "test-station" in text and "Halaman 1 dari" in text
+    assert "test-station" in text and "Halaman 1 dari" in text
+    fold = ctl.json("report", "daily")  # every figure of the document is the ledger's fold
+    for label, key in (
+        ("Stok awal", "opening"),
+        ("Diterima", "received"),
+        ("Dicetak", "issued"),
+        ("Stok akhir", "closing"),
+    ):
+        assert re.search(rf"^{label}\s+{fold[key]}$", text, re.M), label
+    assert re.search(rf"^\s+Gagal cetak\s+{fold['spoiled']['print_failed']}$", text, re.M)
+    assert f"{fold['closing']} = {fold['opening']} + {fold['received']} \u2212 " in text  # a minus sign
     ctl("report", "daily", "--notice", "--output", str(notice))
     assert "37" in pdf_text(notice)
     month = tmp_path / "bulanan.pdf"
