@@ -24,7 +24,7 @@ from printd.control.client import ControlClient
 from printd.reports import codec
 from printd.reports.model import SPOIL_CATEGORIES, BlankRequest, Forecast, Handover, Movements, Office, StockPeriod
 from printd.reports.pdf.labels import MOVEMENT_NAMES, category_name
-from printd.reports.pdf.words import Lang, format_number
+from printd.reports.pdf.words import Lang, format_decimal, format_number, format_percent
 
 Add = Callable[..., argparse.ArgumentParser]
 
@@ -42,7 +42,8 @@ def add_report_commands(add: Add, commands: Any, stock_commands: Any, spoiled: a
     monthly.add_argument("--month", type=_month, metavar="YYYY-MM", help="default: this month")
     for sub in (daily, monthly):
         _document_options(sub, FORMATS)
-    add("forecast", "How long the blanks last, the reorder point and how many to request.", stock_commands)
+    forecast = add("forecast", "How long the blanks last, the reorder point and how many to request.", stock_commands)
+    forecast.add_argument("--lang", choices=("id", "en"), default="id", help="Indonesian (default) or English")
     request = add(
         "request", "Draft the request letter for more blanks (permintaan blangko KTP-el) as PDF.", stock_commands
     )
@@ -133,7 +134,7 @@ def stock_forecast(args: argparse.Namespace, client: ControlClient, out: Output)
     if out.json:
         out.emit_json(reply)
     else:
-        out.show(lambda console, r: _forecast_table(console, r, "id"), reply)
+        out.show(lambda console, r: _forecast_table(console, r, args.lang), reply)
     return EXIT_OK
 
 
@@ -414,28 +415,60 @@ def _monthly_csv(reply: object, lang: Lang) -> list[list[object]]:
     return rows
 
 
+FORECAST_LABELS: dict[str, tuple[str, ...]] = {
+    "id": (
+        "Perkiraan stok blangko KTP-el",
+        "Stok tersedia",
+        "Pemakaian per hari kerja",
+        "Tingkat kerusakan",
+        "Antrean (menunggu cetak)",
+        "Blangko yang dibutuhkan antrean",
+        "Sisa hari kerja",
+        "... setelah antrean dicetak",
+        "Titik pemesanan ulang",
+        "Jumlah yang disarankan untuk diminta",
+        "! Stok di bawah titik pemesanan ulang: segera ajukan permintaan blangko.",
+    ),
+    "en": (
+        "Forecast of blank stock",
+        "On hand",
+        "Use per working day",
+        "Spoil rate",
+        "Backlog (jobs waiting)",
+        "Blanks the backlog needs",
+        "Working days left",
+        "... after printing the backlog",
+        "Reorder point",
+        "Recommended request",
+        "! On hand is below the reorder point: request more blanks now.",
+    ),
+}
+
+
 def _forecast_table(console: Console, reply: object, lang: Lang) -> None:
     found = codec.record_from(_record(reply) if isinstance(reply, dict) else reply, Forecast)
-    days = "-" if found.days_left is None else f"{found.days_left:.1f}"
-    with_backlog = "-" if found.days_left_with_backlog is None else f"{found.days_left_with_backlog:.1f}"
-    backlog = ", ".join(f"{k} {v}" for k, v in found.backlog.items())
-    table = Table("", "", title="Forecast of blank stock")
-    for label, value in (
-        ("On hand", format_number(found.on_hand, "en")),
-        ("Use per working day", f"{found.daily_use:.1f}"),
-        ("Spoil rate", f"{found.spoil_rate:.1%}"),
-        ("Backlog (jobs waiting)", backlog),
-        ("Blanks the backlog needs", format_number(found.backlog_blanks, "en")),
-        ("Working days left", days),
-        ("... after printing the backlog", with_backlog),
-        ("Reorder point", format_number(found.reorder_point, "en")),
-        ("Recommended request", format_number(found.request, "en")),
-    ):
+    title, *labels, warning = FORECAST_LABELS[lang]
+    days = "-" if found.days_left is None else format_decimal(found.days_left, lang)
+    with_backlog = "-" if found.days_left_with_backlog is None else format_decimal(found.days_left_with_backlog, lang)
+    backlog = ", ".join(f"{k} {format_number(v, lang)}" for k, v in found.backlog.items())
+    values = (
+        format_number(found.on_hand, lang),
+        format_decimal(found.daily_use, lang),
+        format_percent(found.spoil_rate, lang),
+        backlog,
+        format_number(found.backlog_blanks, lang),
+        days,
+        with_backlog,
+        format_number(found.reorder_point, lang),
+        format_number(found.request, lang),
+    )
+    table = Table("", "", title=title)
+    for label, value in zip(labels, values, strict=True):
         table.add_row(label, value)
     console.print(table)
-    console.print(Text(found.method))
+    console.print(Text(found.method_id if lang == "id" and found.method_id else found.method))
     if found.on_hand < found.reorder_point:
-        console.print(Text("! On hand is below the reorder point: request more blanks now.", style="bold yellow"))
+        console.print(Text(warning, style="bold yellow"))
 
 
 def _handover_list(console: Console, reply: object) -> None:

@@ -128,7 +128,8 @@ def test_forecast_and_the_reorder_alert(ctl: Printctl, daemon: DaemonProcess, tm
     assert all(key in found for key in keys)
     assert found["on_hand"] == 10 and found["backlog"]["backlog"] == 3 and found["backlog_blanks"] >= 3
     assert found["request"] % 100 == 0
-    assert "Recommended request" in ctl("stock", "forecast")
+    assert "Jumlah yang disarankan untuk diminta" in ctl("stock", "forecast")
+    assert "Recommended request" in ctl("stock", "forecast", "--lang", "en")
     status = ctl.json("status")
     reorder = [a for a in status["alerts"] if a["event"] == "stock.reorder"]
     assert bool(reorder) == (found["on_hand"] < found["reorder_point"])
