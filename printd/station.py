@@ -190,7 +190,8 @@ class PrinterWorker:
                 return None
             if status.can_print:
                 log.info("printer.spurious_status", printer=self.name, reasons=sorted(str(r) for r in first.errors))
-            else:
+            else:  # the card before is booked first: whoever sees the pause sees that card's outcome too
+                self._flush_pending()
                 self.station.pause(self.name, ", ".join(sorted(str(r) for r in status.errors)) or status.state.value)
                 return None
         return status
