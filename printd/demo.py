@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import random
 import shutil
 import sys
 import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -117,14 +119,19 @@ def show_summary(client: ControlClient, console: Console) -> None:
         per.add_row(name, *(str(counts[c]) for c in ("issued", "spoiled", "in_doubt")))
     console.print(per)
     spoiled = client.call("spoiled.list", {})
-    assert isinstance(spoiled, list)
+    info = client.call("station.info", {})
+    assert isinstance(spoiled, list) and isinstance(info, dict)
+    zone = ZoneInfo(str(info["timezone"]))  # what staff read is in the station's time; the ledger keeps UTC
     spoils = Table(title="Spoiled blanks (for the daily invalid-card record)")
-    for column in ("time (UTC)", "printer", "ref", "category", "chip UID"):
+    for column in (f"time ({dt.datetime.now(zone).tzname()})", "printer", "ref", "category", "chip UID"):
         spoils.add_column(column, no_wrap=True)
     for row in spoiled:
-        at = str(row["at"])[11:19]
-        spoils.add_row(at, str(row["printer"]), str(row["ref"]), str(row["category"]), str(row["chip_uid"]))
+        at = dt.datetime.fromisoformat(str(row["at"]).replace("Z", "+00:00")).astimezone(zone)
+        spoils.add_row(
+            f"{at:%H:%M:%S}", str(row["printer"]), str(row["ref"]), str(row["category"]), str(row["chip_uid"])
+        )
     console.print(spoils)
+    console.print("The day's stock report: printctl report daily; the public notice: printctl report daily --notice")
 
 
 def main(argv: list[str] | None = None) -> int:
