@@ -26,7 +26,7 @@ from printd.reports.settings import ReportSettings
 from printd.service_status import status_loop
 from printd.spool import SpoolWatcher
 from printd.station import Station
-from printd.store import SqliteStore
+from printd.store import SqliteStore, Store
 from printd.store.health import StorageUnavailableError
 from printd.watchdog import bounds_for, wait_probed, watch, watchdog_loop
 
@@ -53,7 +53,7 @@ class Daemon:
         self.config_path = config_path
         station_config = config.station
         self._lock_file = _lock_database(Path(station_config.database))
-        self.store = SqliteStore(
+        self.store: Store = SqliteStore(
             station_config.database, station=station_config.name, max_attempts=station_config.max_attempts
         )
         built = printers if printers is not None else [build_printer(p) for p in config.printer]

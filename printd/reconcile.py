@@ -9,7 +9,7 @@ from drivers.base import MajorState
 from printd.errors import PrintdError
 from printd.ledger import Reconciliation
 from printd.station import PrinterView, Station
-from printd.store import SqliteStore
+from printd.store import Store
 from printd.store.records import iso
 
 ANSWER_SECONDS = 180.0
@@ -57,7 +57,7 @@ def as_dict(found: Reconciliation) -> dict[str, object]:
     }
 
 
-def alerts(store: SqliteStore, views: Iterable[PrinterView]) -> list[dict[str, object]]:
+def alerts(store: Store, views: Iterable[PrinterView]) -> list[dict[str, object]]:
     """A warning for each printer with blanks still unexplained: what its last reconciliation left open, less
     what adjustments against it explained since, plus any drift of its live counter from the ledger since (not
     counted while the printer cannot be read)."""

@@ -39,7 +39,7 @@ from printd.file_access import Reader
 from printd.intake import parse_job
 from printd.jobs import ENDED
 from printd.logging import get_logger
-from printd.store import NewJob, SqliteStore
+from printd.store import NewJob, Store
 
 log = get_logger("printd.spool")
 
@@ -63,7 +63,7 @@ class SpoolResult:
 class SpoolWatcher:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         directory: Path,
         on_submit: Callable[[], None] = lambda: None,
         roles_config: RolesConfig = DEFAULT_ROLES,

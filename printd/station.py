@@ -33,7 +33,7 @@ from printd.jobs import JobState
 from printd.ledger import Reconciliation
 from printd.logging import get_logger
 from printd.printers import BuiltPrinter
-from printd.store import Attempt, Claim, JobRecord, SqliteStore
+from printd.store import Attempt, Claim, JobRecord, Store
 from printd.store.health import StorageUnavailableError
 
 log = get_logger("printd.station")
@@ -501,7 +501,7 @@ class PrinterWorker:
 class Station:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         printers: list[BuiltPrinter],
         *,
         low_stock_threshold: int = 0,

@@ -21,7 +21,7 @@ from printd.jobs import JobEvent, JobState
 from printd.ledger import Resolution
 from printd.reports.settings import ReportSettings
 from printd.station import Station
-from printd.store import JobRecord, SqliteStore
+from printd.store import JobRecord, Store
 from printd.store.health import StorageUnavailableError
 from printd.validation import explain
 
@@ -108,7 +108,7 @@ class Dispatcher:
     """Maps method names to handlers; handlers run in a worker thread so the socket loop stays responsive."""
 
     def __init__(
-        self, store: SqliteStore, station: Station, station_name: str, reports: ReportSettings | None = None
+        self, store: Store, station: Station, station_name: str, reports: ReportSettings | None = None
     ) -> None:
         self.store = store
         self.station = station

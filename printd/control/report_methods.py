@@ -17,7 +17,7 @@ from printd.reports.forecast import forecast
 from printd.reports.model import BlankRequest, Forecast, MonthUsage
 from printd.reports.settings import ReportSettings
 from printd.reports.stock import local_span
-from printd.store import SqliteStore
+from printd.store import Store
 from printd.store.records import Handover, Person
 
 Date = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
@@ -78,7 +78,7 @@ class ReportMethods:
 
     REORDER_TTL_SECONDS = 60.0
 
-    def __init__(self, store: SqliteStore, station_name: str, settings: Callable[[], ReportSettings]) -> None:
+    def __init__(self, store: Store, station_name: str, settings: Callable[[], ReportSettings]) -> None:
         self.store = store
         self.station_name = station_name
         self.settings = settings

@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from printd.jobs import JobState, Priority
+
+if TYPE_CHECKING:  # cards.py uses these records itself
+    from printd.store.cards import Card
 
 
 @dataclass(frozen=True)
@@ -138,3 +142,14 @@ class Handover:
         for item in self.items:
             counts[item.category] = counts.get(item.category, 0) + 1
         return counts
+
+
+@dataclass(frozen=True)
+class QcSpoil:
+    """A QC rejection's answer: the job after it, the card, whether this request booked the spoil (False: the card
+    was booked spoiled before) and whether the job prints again."""
+
+    job: JobRecord
+    card: Card
+    booked: bool
+    reprint: bool

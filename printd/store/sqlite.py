@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from printd.store.records import (
     JobContent,
     JobRecord,
     NewJob,
+    QcSpoil,
     SubmitResult,
     iso,
 )
@@ -52,17 +53,6 @@ INTERRUPTED = "printd stopped"
 def _job(row: Sequence[Any]) -> JobRecord:
     id_, ref, priority, state, attempts, printer, created, updated = row
     return JobRecord(id_, ref, Priority(priority), JobState(state), attempts, printer, created, updated)
-
-
-@dataclass(frozen=True)
-class QcSpoil:
-    """A QC rejection's answer: the job after it, the card, whether this request booked the spoil (False: the card
-    was booked spoiled before) and whether the job prints again."""
-
-    job: JobRecord
-    card: Card
-    booked: bool
-    reprint: bool
 
 
 def _named_card(job: JobRecord, job_cards: list[Card], card: int | str) -> Card:
