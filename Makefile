@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...).
-DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core
+DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core postgresql
 
 .PHONY: setup system-packages run test lint typecheck bench crash-campaign clean
 

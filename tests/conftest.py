@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from printd.jobs import Priority
 from printd.store import JobContent, NewJob, SqliteStore
 
-pytest_plugins = ["tests.cupsd"]  # the private cupsd fixture, for the tests that print through CUPS
+pytest_plugins = ["tests.cupsd", "tests.postgres"]  # the private cupsd and the throwaway PostgreSQL fixtures
 
 
 def card_png(text: str = "TEST", size: tuple[int, int] = (1016, 648)) -> bytes:
