@@ -44,6 +44,7 @@ from drivers.cups.install import install_backend
 from drivers.sim.model import PrinterModel
 from drivers.sim.serve import StateLock
 from drivers.sim.state import StateFile
+from tests.components import require_component
 
 ROOT = Path(__file__).resolve().parents[1]
 CUPS_EXEC = Path("/usr/lib/cups/daemon/cups-exec")
@@ -114,12 +115,7 @@ def missing() -> str | None:
 
 def require_cups() -> None:
     """Fail under CI=true, skip elsewhere, when the scheduler or pycups is missing."""
-    reason = missing()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and a private CUPS scheduler cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    require_component("a private CUPS scheduler", missing())
 
 
 def _tool(name: str) -> str:

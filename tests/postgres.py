@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.components import require_component
+
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # the newest server first
 START_TIMEOUT = 30.0
 
@@ -53,12 +55,7 @@ def missing() -> str | None:
 
 def require_postgres() -> None:
     """Fail under CI=true, skip elsewhere, when a private cluster cannot run."""
-    reason = missing()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and a throwaway PostgreSQL cluster cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    require_component("a throwaway PostgreSQL cluster", missing())
 
 
 @dataclass
