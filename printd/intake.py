@@ -98,7 +98,8 @@ _OPEN_ERRORS = {
 
 
 def _read_file(path: Path, field: str, ref: str, base_dir: Path | None, reader: Reader | None) -> bytes:
-    """The file's content, read only from a regular file the reader may read and never past the size limit."""
+    """The file's content, read only from a regular file the reader may read and never more than a byte past the
+    size limit."""
     try:
         fd = open_regular(path, reader=reader, reached=base_dir)
         with open(fd, "rb", buffering=0) as file:
@@ -117,9 +118,7 @@ def _read_file(path: Path, field: str, ref: str, base_dir: Path | None, reader: 
     except OSError as exc:
         code, text = _OPEN_ERRORS.get(exc.errno or 0, ("job.image_unreadable", "the {field} image file cannot be read"))
         raise PrintdError(code, f"job {ref}: " + text.format(field=field)) from None
-    if len(data) > MAX_IMAGE_BYTES:
-        raise _too_large(field, ref)
-    return data
+    return data  # at most one byte over the limit: check_image refuses it, as it does a data: URI
 
 
 def _read_bounded(file: io.FileIO) -> bytes:
@@ -135,15 +134,11 @@ def _read_bounded(file: io.FileIO) -> bytes:
     return data
 
 
-def _too_large(field: str, ref: str) -> PrintdError:
-    return PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
-
-
 def check_image(data: bytes, field: str, ref: str) -> None:
     """A PNG or JPEG within the limits whose image data decodes completely: a corrupt or truncated image is
     refused now, not when its card is printed."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise _too_large(field, ref)
+        raise PrintdError("job.image_unreadable", f"job {ref}: the {field} image is over 8 MiB; shrink it")
     try:
         with Image.open(io.BytesIO(data)) as image:
             _check_header(image, field, ref)

@@ -9,7 +9,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from printd.reports.model import DayUse, MonthlyReport, Movements, StockPeriod
-from printd.reports.stock import Tally, local_date, local_span, on_hand_change, stock_period
+from printd.reports.stock import grouped_movements, local_date, local_span, on_hand_change, period_of, stock_period
 from printd.store.ledger_reads import PeriodReads
 
 
@@ -35,11 +35,7 @@ def stock_between(
     reads = source.period_reads(first, after, rows=breakdown)
     if breakdown:
         return stock_period(reads.rows, opening(reads), start, end)
-    tally = Tally()
-    for _, group in reads.quarters:
-        tally.add(group.kind, group.count, group.resolution, group.from_issued, group.category, group.events)
-    moved, at_start = tally.frozen(), opening(reads)
-    return StockPeriod(start, end, at_start, moved, at_start + moved.inflow - moved.outflow)
+    return period_of(start, end, opening(reads), grouped_movements(group for _, group in reads.quarters))
 
 
 def monthly(source: ReportSource, year: int, month: int, zone: ZoneInfo) -> MonthlyReport:
@@ -48,18 +44,9 @@ def monthly(source: ReportSource, year: int, month: int, zone: ZoneInfo) -> Mont
     end = dt.date(year, month, calendar.monthrange(year, month)[1])
     days = [start + dt.timedelta(days=n) for n in range(end.day)]
     reads = source.period_reads(*local_span(start, end, zone), rows=False)
-    periods: list[StockPeriod] = []
-    for day, moved, _ in _by_day(reads, days, zone):
-        before = periods[-1].closing if periods else opening(reads)
-        periods.append(StockPeriod(day, day, before, moved, before + moved.inflow - moved.outflow))
-    total = Tally()
-    for _, group in reads.quarters:
-        total.add(group.kind, group.count, group.resolution, group.from_issued, group.category, group.events)
-    moved = total.frozen()
-    first = periods[0].opening
-    return MonthlyReport(
-        year, month, periods, StockPeriod(start, end, first, moved, first + moved.inflow - moved.outflow)
-    )
+    periods = [period_of(day, day, at_start, moved) for day, moved, at_start in _by_day(reads, days, zone)]
+    whole = grouped_movements(group for _, group in reads.quarters)
+    return MonthlyReport(year, month, periods, period_of(start, end, periods[0].opening, whole))
 
 
 def day_uses(source: ReportSource, days: list[dt.date], zone: ZoneInfo) -> list[DayUse]:
@@ -85,10 +72,9 @@ def _by_day(reads: PeriodReads, days: list[dt.date], zone: ZoneInfo) -> Iterator
         while index < len(groups) and groups[index][0] < day:
             stock += on_hand_change(groups[index][1])
             index += 1
-        at_start, tally = stock, Tally()
+        at_start, todays = stock, []
         while index < len(groups) and groups[index][0] == day:
-            group = groups[index][1]
-            tally.add(group.kind, group.count, group.resolution, group.from_issued, group.category, group.events)
-            stock += on_hand_change(group)
+            todays.append(groups[index][1])
+            stock += on_hand_change(groups[index][1])
             index += 1
-        yield day, tally.frozen(), at_start
+        yield day, grouped_movements(todays), at_start

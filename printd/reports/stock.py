@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from printd.ledger import Balance, LedgerEntry, LedgerKind, Resolution
@@ -79,6 +79,14 @@ def movements(rows: Iterable[LedgerRow]) -> Movements:
     return tally.frozen()
 
 
+def grouped_movements(groups: Iterable[LedgerSum]) -> Movements:
+    """The movements of events read grouped by shape (and category) rather than one by one."""
+    tally = Tally()
+    for group in groups:
+        tally.add(group.kind, group.count, group.resolution, group.from_issued, group.category, group.events)
+    return tally.frozen()
+
+
 def movements_by(rows: Iterable[LedgerRow], key: Callable[[LedgerRow], str | None]) -> dict[str, Movements]:
     """Movements per printer, operator...: rows whose key is None (a delivery has no printer) are left out."""
     tallies: dict[str, Tally] = {}
@@ -103,17 +111,15 @@ _COUNTED = frozenset({LedgerKind.RECEIVED, LedgerKind.ADJUSTED})
 
 
 def stock_period(rows: list[LedgerRow], opening: int, start: dt.date, end: dt.date) -> StockPeriod:
-    """The period's report from its events and the stock on hand when it began."""
-    moved = movements(rows)
-    return StockPeriod(
-        start=start,
-        end=end,
-        opening=opening,
-        movements=moved,
-        closing=opening + moved.inflow - moved.outflow,
-        printers=movements_by(rows, lambda r: r.printer),
-        operators=movements_by(rows, lambda r: r.operator),
-    )
+    """The period's report from its events and the stock on hand when it began, per printer and operator too."""
+    period = period_of(start, end, opening, movements(rows))
+    by_printer, by_operator = movements_by(rows, lambda r: r.printer), movements_by(rows, lambda r: r.operator)
+    return replace(period, printers=by_printer, operators=by_operator)
+
+
+def period_of(start: dt.date, end: dt.date, opening: int, moved: Movements) -> StockPeriod:
+    """The period that began with ``opening`` blanks on hand and saw ``moved``: its closing follows from both."""
+    return StockPeriod(start, end, opening, moved, opening + moved.inflow - moved.outflow)
 
 
 def local_span(start: dt.date, end: dt.date, zone: ZoneInfo) -> tuple[float, float]:

@@ -62,11 +62,14 @@ def rows_between(db: sqlite3.Connection, start: float, end: float) -> list[Ledge
     return [LedgerRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9]) for r in cur]
 
 
-FILL_QUARTERS = (
-    "INSERT OR IGNORE INTO ledger_quarters SELECT CAST(at / 900 AS INTEGER), kind, coalesce(resolution, ''),"
-    " from_issued, coalesce(category, ''), count(*), sum(count) FROM ledger GROUP BY 1, 2, 3, 4, 5"
+_QUARTER_SUMS = (
+    "SELECT CAST(at / 900 AS INTEGER), kind, coalesce(resolution, ''), from_issued, coalesce(category, ''),"
+    " count(*), sum(count) FROM ledger GROUP BY 1, 2, 3, 4, 5"
 )
-"""The quarter-hour sums of every event in the ledger, for a table that has none yet."""
+"""The quarter-hour sums of every event in the ledger, as ``ledger_quarters`` keeps them."""
+
+FILL_QUARTERS = f"INSERT OR IGNORE INTO ledger_quarters {_QUARTER_SUMS}"
+"""Fill a ``ledger_quarters`` that has no rows yet from the ledger."""
 
 
 def sums_before(db: sqlite3.Connection, start: float) -> list[LedgerSum]:
@@ -98,10 +101,7 @@ def count_in_quarter(
 
 def quarters_from_ledger(db: sqlite3.Connection) -> list[tuple[object, ...]]:
     """The quarter-hour sums by a scan of every event: the truth the kept ones must equal (tests, audits)."""
-    return db.execute(
-        "SELECT CAST(at / 900 AS INTEGER), kind, coalesce(resolution, ''), from_issued, coalesce(category, ''),"
-        " count(*), sum(count) FROM ledger GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
-    ).fetchall()
+    return db.execute(f"{_QUARTER_SUMS} ORDER BY 1, 2, 3, 4, 5").fetchall()
 
 
 def kept_quarters(db: sqlite3.Connection) -> list[tuple[object, ...]]:
