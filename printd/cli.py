@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import pwd
 import re
@@ -30,6 +29,7 @@ from printd.cli_output import (
     Renderer,
     UsageError,
     cell,
+    date_argument,
     dict_rows,
     get,
 )
@@ -61,16 +61,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
-
-
-def _date(text: str) -> str:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}")
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a real date") from None
-    return text
 
 
 def _serials(text: str) -> str:
@@ -202,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("printer", nargs="?", metavar="PRINTER", help="only this printer (default: all)")
 
     spoiled = add("spoiled", "List spoiled blanks.")
-    spoiled.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only spoils from this day on")
+    spoiled.add_argument("--since", type=date_argument, metavar="YYYY-MM-DD", help="only spoils from this day on")
     spoiled.add_argument("--category", choices=SPOIL_CATEGORIES, help="only this category")
 
     spoil = add(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import re
 import sys
@@ -25,6 +26,17 @@ Renderer = Callable[[Console, object], None]
 
 class UsageError(Exception):
     """The command line or an input file it names cannot be used (exit 2)."""
+
+
+def date_argument(text: str) -> str:
+    """An argparse type: a real date written YYYY-MM-DD (the station's local date)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}")
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a real date") from None
+    return text
 
 
 @dataclass

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from printd.cli_output import EXIT_OK, Output, UsageError, cell, get
+from printd.cli_output import EXIT_OK, Output, UsageError, cell, date_argument, get
 from printd.control.client import ControlClient
 from printd.reports import codec
 from printd.reports.model import SPOIL_CATEGORIES, BlankRequest, Forecast, Handover, Movements, Office, StockPeriod
@@ -36,7 +36,7 @@ def add_report_commands(add: Add, commands: Any, stock_commands: Any, spoiled: a
     report = add("report", "Stock reports: the day (and the public stock notice) or the month.", commands)
     kinds = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     daily = add("daily", "The day's stock: opening, received, issued, spoiled by category, closing.", kinds)
-    daily.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="a local date (default: today)")
+    daily.add_argument("--date", type=date_argument, metavar="YYYY-MM-DD", help="a local date (default: today)")
     daily.add_argument("--notice", action="store_true", help="the one-page public stock notice (PDF)")
     monthly = add("monthly", "The month's usage report (laporan penggunaan blangko): a row a day.", kinds)
     monthly.add_argument("--month", type=_month, metavar="YYYY-MM", help="default: this month")
@@ -52,7 +52,9 @@ def add_report_commands(add: Add, commands: Any, stock_commands: Any, spoiled: a
     _document_options(request, ("pdf",), output_required=True)
 
     spoiled.add_argument("--pending", action="store_true", help="spoiled blanks not yet in any berita acara")
-    spoiled.add_argument("--through", type=_date, metavar="YYYY-MM-DD", help="with --pending: spoiled up to this day")
+    spoiled.add_argument(
+        "--through", type=date_argument, metavar="YYYY-MM-DD", help="with --pending: spoiled up to this day"
+    )
     handover_group = spoiled.add_subparsers(dest="spoiled_command", metavar="SUBCOMMAND")
     handover = add(
         "handover",
@@ -65,7 +67,9 @@ def add_report_commands(add: Add, commands: Any, stock_commands: Any, spoiled: a
     which.add_argument("--show", metavar="NO", help="one past berita acara (again as PDF with --output)")
     handover.add_argument("--kind", choices=("destroyed", "returned"), help="pemusnahan or penyerahan")
     handover.add_argument("--number", metavar="NO", help="the berita acara's number")
-    handover.add_argument("--through", type=_date, metavar="YYYY-MM-DD", help="only blanks spoiled up to this day")
+    handover.add_argument(
+        "--through", type=date_argument, metavar="YYYY-MM-DD", help="only blanks spoiled up to this day"
+    )
     handover.add_argument("--place", metavar="PLACE", help="where it happens (default: the office's city)")
     people = "the party's (or witness's) civil-servant number, rank (pangkat/golongan) or position (jabatan)"
     handover.set_defaults(people=[])
@@ -102,12 +106,6 @@ def _document_options(
         parser.add_argument("--format", choices=formats, default="table", help="default: table")
     parser.add_argument("--output", metavar="FILE", required=output_required, help="write here instead of the screen")
     parser.add_argument("--lang", choices=("id", "en"), default="id", help="Indonesian (default) or English")
-
-
-def _date(text: str) -> str:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}")
-    return text
 
 
 def _month(text: str) -> str:
