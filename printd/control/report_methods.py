@@ -3,6 +3,7 @@ berita acara of spoiled blanks. Dates in parameters are the station's local date
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -149,7 +150,7 @@ class ReportMethods:
         for back in (3, 2, 1, 0):
             year, month = _month_before(today, back)
             start = dt.date(year, month, 1)
-            end = today if back == 0 else _last_day(year, month)
+            end = today if back == 0 else dt.date(year, month, calendar.monthrange(year, month)[1])
             moved = reading.stock_between(self.store, start, end, settings.zone, breakdown=False).movements
             months.append(MonthUsage(year, month, moved.received, moved.issued, moved.spoiled_total))
         quantity = params.quantity if params.quantity is not None else predicted.request
@@ -227,8 +228,3 @@ def _month(text: str) -> tuple[int, int]:
 def _month_before(day: dt.date, back: int) -> tuple[int, int]:
     index = day.year * 12 + day.month - 1 - back
     return index // 12, index % 12 + 1
-
-
-def _last_day(year: int, month: int) -> dt.date:
-    after = dt.date(year + month // 12, month % 12 + 1, 1)
-    return after - dt.timedelta(days=1)
