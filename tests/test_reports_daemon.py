@@ -221,3 +221,33 @@ def test_documents_from_printctl(ctl: Printctl, daemon: DaemonProcess, tmp_path:
     ctl("spoiled", "handover", "--show", "BA/01/2026", "--output", str(again))
     assert pdf_text(again).replace(" ", "").count("BA/01/2026") >= 1
     assert chip is None or chip in pdf_text(again)
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("reports.daily", {"date": "2026-02-30"}),
+        ("reports.daily", {"date": "yesterday"}),
+        ("reports.monthly", {"month": "2026-13"}),
+        ("stock.request", {"quantity": 0}),
+        ("spoiled.pending", {"through": "2026-1-1"}),
+        ("spoiled.handover", {"kind": "burned", "number": "BA-9", "officers": [{"name": "K"}]}),
+        ("spoiled.handover", {"kind": "destroyed", "number": "BA-9", "officers": []}),
+        ("spoiled.handover", {"kind": "destroyed", "number": "x" * 65, "officers": [{"name": "K"}]}),
+        ("spoiled.handover", {"kind": "destroyed", "number": "BA\n9", "officers": [{"name": "K"}]}),
+        ("spoiled.handover", {"kind": "destroyed", "number": "BA-9", "officers": [{"name": "K", "nip": "x"}]}),
+        ("spoiled.handover_get", {"number": ""}),
+    ],
+)
+def test_bad_report_requests_are_refused_and_change_nothing(
+    daemon: DaemonProcess, ctl: Printctl, tmp_path: Path, method: str, params: dict[str, object]
+) -> None:
+    from printd.errors import PrintdError
+
+    ctl("stock", "receive", "10", "--ref", "DO-1")
+    print_cards(ctl, tmp_path, ["A", "B"])  # card 2 spoils: one blank waits for a berita acara
+    before = ctl.json("stock")
+    with daemon.client() as client, pytest.raises(PrintdError) as info:
+        client.call(method, params)
+    assert info.value.code == "params.invalid"
+    assert ctl.json("stock") == before and ctl.json("spoiled", "--pending")["count"] == 1
