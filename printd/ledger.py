@@ -2,7 +2,10 @@
 
 Invariants (checked by ``Balance.check`` and by the tests after every scenario):
 - Events are inserted, never updated or deleted.
-- Every blank is in exactly one place: ``received + adjusted = on_hand + issued + spoiled + in_doubt``.
+- Every blank is in exactly one place, per station and for the whole queue:
+  ``received + transferred_in - transferred_out + adjusted = on_hand + issued + spoiled + in_doubt``.
+- ``transferred`` moves blanks on hand from one station's custody to another's: one event, booked at the source,
+  naming the destination; for the whole queue it moves nothing.
 - No place holds a negative number of blanks.
 - ``destroyed``/``returned`` move spoiled blanks out of the office; they never change the stock.
 - ``reconciled`` records a printer's own card counter against what the ledger booked on it; it moves no blank.
@@ -26,6 +29,14 @@ class LedgerKind(enum.StrEnum):
     DESTROYED = "destroyed"
     RETURNED = "returned"
     RECONCILED = "reconciled"
+    TRANSFERRED = "transferred"
+
+
+class Direction(enum.StrEnum):
+    """Which end of a transfer a balance is folded for (neither: the whole queue, where it nets to nothing)."""
+
+    OUT = "out"
+    IN = "in"
 
 
 class Resolution(enum.StrEnum):
@@ -42,12 +53,14 @@ class LedgerEntry:
 
     ``count`` is the signed number of blanks for received/adjusted/destroyed/returned and 1 otherwise.
     ``from_issued`` marks a spoil of a card that had been booked as issued (rejected at inspection).
+    ``transfer``: for a transfer folded into one station's balance, which end that station is.
     """
 
     kind: LedgerKind
     count: int = 1
     resolution: Resolution | None = None
     from_issued: bool = False
+    transfer: Direction | None = None
 
 
 PRINTER_PLACES = ("issued", "spoiled", "in_doubt")
@@ -61,6 +74,8 @@ class InvariantError(AssertionError):
 @dataclass
 class Balance:
     received: int = 0
+    transferred_in: int = 0
+    transferred_out: int = 0
     adjusted: int = 0
     on_hand: int = 0
     issued: int = 0
@@ -103,6 +118,12 @@ class Balance:
             self.returned += entry.count
         elif kind is LedgerKind.RECONCILED:
             pass  # a reconciliation records the printer's counter; it moves no blank
+        elif kind is LedgerKind.TRANSFERRED:
+            if entry.transfer is not Direction.IN:
+                self.transferred_out += entry.count
+            if entry.transfer is not Direction.OUT:
+                self.transferred_in += entry.count
+            self.on_hand += {Direction.IN: entry.count, Direction.OUT: -entry.count, None: 0}[entry.transfer]
 
     @property
     def consumed(self) -> int:
@@ -119,9 +140,10 @@ class Balance:
     def check(self) -> None:
         """Raise InvariantError unless every blank is in exactly one place."""
         places = self.on_hand + self.issued + self.spoiled + self.in_doubt
-        if self.received + self.adjusted != places:
+        if self.received + self.transferred_in - self.transferred_out + self.adjusted != places:
             raise InvariantError(
-                f"received {self.received} + adjusted {self.adjusted} != on_hand {self.on_hand}"
+                f"received {self.received} + transferred in {self.transferred_in} - out {self.transferred_out}"
+                f" + adjusted {self.adjusted} != on_hand {self.on_hand}"
                 f" + issued {self.issued} + spoiled {self.spoiled} + in_doubt {self.in_doubt}"
             )
         negative = [name for name, value in self.as_dict().items() if value < 0 and name != "adjusted"]
@@ -133,6 +155,8 @@ class Balance:
     def as_dict(self) -> dict[str, int]:
         return {
             "received": self.received,
+            "transferred_in": self.transferred_in,
+            "transferred_out": self.transferred_out,
             "adjusted": self.adjusted,
             "issued": self.issued,
             "spoiled": self.spoiled,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from printd.jobs import Priority
-from printd.store import JobContent, NewJob, SqliteStore
+from printd.store import JobContent, NewJob, SqliteStore, Store
+from printd.store.engines import open_store
+from printd.store.postgres import PostgresStore
 
 pytest_plugins = ["tests.cupsd", "tests.postgres"]  # the private cupsd and the throwaway PostgreSQL fixtures
 
@@ -34,15 +37,59 @@ def new_job(ref: str, png: bytes, priority: Priority = Priority.NORMAL, holder: 
     return NewJob(ref=ref, priority=priority, content=JobContent(front=png, holder=holder))
 
 
+ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=ENGINES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store of station "test" on each engine: every test that takes it is the one store contract suite."""
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres")
+        s = open_store(cluster.fresh_database(), station="test", max_attempts=3)
+    else:
+        s = open_store(tmp_path / "printd.db", station="test", max_attempts=3)
+    yield s
+    assert_ledger_consistent(s)
+    s.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
+    """For what only SQLite has: its file, its pragmas, its migrations from older printd versions."""
     s = SqliteStore(tmp_path / "printd.db", station="test", max_attempts=3)
     yield s
     assert_ledger_consistent(s)
     s.close()
 
 
-def assert_ledger_consistent(store: SqliteStore) -> None:
+class RefusedError(Exception):
+    """The database itself refused a statement (a trigger, a constraint)."""
+
+
+def raw_sql(store: Store, sql: str) -> list[tuple[object, ...]]:
+    """Run ``sql`` on a connection of its own, past the store, as another process would; committed."""
+    if isinstance(store, SqliteStore):
+        conn = sqlite3.connect(store.path)
+        try:
+            rows = conn.execute(sql).fetchall()
+            conn.commit()
+            return rows
+        except sqlite3.DatabaseError as exc:
+            raise RefusedError(str(exc)) from exc
+        finally:
+            conn.close()
+    import psycopg
+
+    assert isinstance(store, PostgresStore)
+    with psycopg.connect(store.url, autocommit=True) as pg:
+        try:
+            cur = pg.execute(sql)
+            return [tuple(row) for row in cur.fetchall()] if cur.description else []
+        except psycopg.DatabaseError as exc:
+            raise RefusedError(str(exc)) from exc
+
+
+def assert_ledger_consistent(store: Store) -> None:
     """The invariant, and every kept total equal to what the events and jobs themselves say."""
     folded = store.balance_from_ledger()
     folded.check()
@@ -54,3 +101,7 @@ def assert_ledger_consistent(store: SqliteStore) -> None:
     assert store.balance_by_printer() == per_printer
     assert store.queue_counts() == store.queue_counts_from_jobs()
     assert store.quarters_consistent()
+    per_station = store.balance_by_station_from_ledger()
+    for balance in per_station.values():
+        balance.check()
+    assert store.balance_by_station() == per_station

@@ -32,7 +32,7 @@ import msgspec
 
 from drivers.sim.model import EJECT_SHARE, FEED_SHARE, PANELS_SHARE
 from printd.control.client import ControlClient
-from printd.store.sqlite import INTERRUPTED
+from printd.store.core import INTERRUPTED
 from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import DaemonProcess, SimSpec
 from tests.sim_serial import served_sim

@@ -81,6 +81,11 @@ class Cluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def fresh_database(self) -> str:
+        """A new, empty database of the cluster (each store test gets its own)."""
+        self._made = getattr(self, "_made", 0) + 1
+        return self.create_database(f"printd_{os.getpid()}_{self._made}")
+
     def start(self) -> None:
         """Run the server as this process's child (through runuser when root), so a killed one is reaped here."""
         argv = [str(_bin("postgres")), "-D", str(self.data), "-k", str(self.socket_dir), "-c", "listen_addresses="]

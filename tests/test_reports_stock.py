@@ -35,7 +35,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr("printd.store.sqlite.time.time", c)
+    monkeypatch.setattr("printd.store.core.time.time", c)
     return c
 
 

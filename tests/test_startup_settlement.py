@@ -21,7 +21,7 @@ from printd.ledger import Resolution
 from printd.printers import BuiltPrinter
 from printd.station import Station
 from printd.store import SqliteStore
-from printd.store.sqlite import INTERRUPTED
+from printd.store.core import INTERRUPTED
 from tests.conftest import assert_ledger_consistent, new_job
 from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
 from tests.sim_serial import served_sim

@@ -15,7 +15,7 @@ from printd.jobs import JobEvent, JobState, Priority
 from printd.ledger import Resolution
 from printd.store import Claim, SqliteStore
 from printd.store.schema import MIGRATIONS
-from tests.conftest import assert_ledger_consistent, new_job
+from tests.conftest import RefusedError, assert_ledger_consistent, new_job, raw_sql
 
 C = Counters
 
@@ -28,7 +28,8 @@ def spoiled(category: SpoilCategory = SpoilCategory.PRINT_FAILED) -> CardResult:
     return CardResult(Outcome.SPOILED, category=category, detail="head error", chip_uid="04BB")
 
 
-def test_pragmas_and_permissions(store: SqliteStore) -> None:
+def test_pragmas_and_permissions(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
@@ -99,9 +100,8 @@ def test_write_ahead_attempt_is_committed_before_printing(store: SqliteStore, pn
     store.submit(new_job("A", png), "t")
     claim = store.claim_next("p1", C(cards_fed=41))
     assert claim is not None
-    other = sqlite3.connect(store.path)  # another connection sees the committed attempt
-    row = other.execute("SELECT printer, cards_fed_before, outcome FROM attempts").fetchone()
-    assert row == ("p1", 41, None)
+    # another connection sees the committed attempt
+    assert raw_sql(store, "SELECT printer, cards_fed_before, outcome FROM attempts") == [("p1", 41, None)]
     assert [a.id for a in store.open_attempts("p1")] == [claim.attempt.id]
 
 
@@ -324,11 +324,11 @@ def test_receipt_must_be_positive(store: SqliteStore, count: int) -> None:
 
 def test_ledger_is_append_only(store: SqliteStore) -> None:
     store.receive_stock(3, "DO-1", "t")
-    conn = sqlite3.connect(store.path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("UPDATE ledger SET count = 300")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("DELETE FROM ledger")
+    with pytest.raises(RefusedError, match="append-only"):
+        raw_sql(store, "UPDATE ledger SET count = 300")
+    with pytest.raises(RefusedError, match="append-only"):
+        raw_sql(store, "DELETE FROM ledger")
+    assert store.balance_from_ledger().received == 3
 
 
 def test_purge_removes_content_of_ended_jobs_only(store: SqliteStore, png: bytes) -> None:
@@ -470,13 +470,12 @@ def test_adjacent_ranges_and_other_prefixes_are_new_blanks(store: SqliteStore) -
 
 def test_the_database_itself_refuses_a_second_receipt_under_one_reference(store: SqliteStore) -> None:
     store.receive_stock(10, "DO-1", "kepala")
-    conn = sqlite3.connect(store.path)
-    with pytest.raises(sqlite3.IntegrityError, match="booked once"):
-        conn.execute(
+    with pytest.raises(RefusedError, match=r"booked once|ledger_receipts"):
+        raw_sql(
+            store,
             "INSERT INTO ledger (at, kind, count, station, reference, actor)"
-            " VALUES (0, 'received', 10, 's', 'DO-1', 'x')"
+            " VALUES (0, 'received', 10, 's', 'DO-1', 'x')",
         )
-    conn.close()
 
 
 def test_an_adjustment_cannot_write_off_a_blank_already_in_a_printer(store: SqliteStore, png: bytes) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-import sqlite3
 from dataclasses import dataclass
 
 from printd.store.records import iso
+from printd.store.sql import Db
 
 
 class CardFate(enum.StrEnum):
@@ -49,7 +49,7 @@ _FATES = {
 }
 
 
-def of_job(db: sqlite3.Connection, job_id: int) -> list[Card]:
+def of_job(db: Db, job_id: int) -> list[Card]:
     """Every attempt of the job, oldest first, with its fate."""
     fates: dict[int, tuple[CardFate, str | None]] = {}
     chips: dict[int, str] = {}

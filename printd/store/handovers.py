@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 import msgspec
 
 from printd.store.ledger_reads import OPERATOR
 from printd.store.records import Handover, HandoverItem, Person
+from printd.store.sql import Db
 
 _SPOILED = "(l.kind = 'spoiled' OR (l.kind = 'resolved' AND l.resolution = 'spoiled'))"
 _ITEM_COLUMNS = f"l.id, l.at, coalesce(l.category, 'print_failed'), l.chip_uid, l.printer, l.station, j.ref, {OPERATOR}"
@@ -19,7 +19,7 @@ class _Parties(msgspec.Struct):
     witnesses: list[Person]
 
 
-def pending(db: sqlite3.Connection, before: float | None) -> list[HandoverItem]:
+def pending(db: Db, before: float | None) -> list[HandoverItem]:
     """Spoiled blanks in no berita acara yet, booked before ``before`` (None: all), oldest first."""
     sql = (
         f"SELECT {_ITEM_COLUMNS} FROM ledger l LEFT JOIN jobs j ON j.id = l.job_id WHERE {_SPOILED}"
@@ -31,7 +31,7 @@ def pending(db: sqlite3.Connection, before: float | None) -> list[HandoverItem]:
     return [HandoverItem(*row) for row in db.execute(sql + " ORDER BY l.id", args)]
 
 
-def items_of(db: sqlite3.Connection, number: str) -> list[HandoverItem]:
+def items_of(db: Db, number: str) -> list[HandoverItem]:
     rows = db.execute(
         f"SELECT {_ITEM_COLUMNS} FROM handover_items h JOIN ledger l ON l.id = h.spoil_id"
         " LEFT JOIN jobs j ON j.id = l.job_id WHERE h.number = ? ORDER BY l.id",
@@ -40,7 +40,7 @@ def items_of(db: sqlite3.Connection, number: str) -> list[HandoverItem]:
     return [HandoverItem(*row) for row in rows]
 
 
-def record(db: sqlite3.Connection, handover: Handover, booked: list[tuple[int, int]]) -> None:
+def record(db: Db, handover: Handover, booked: list[tuple[int, int]]) -> None:
     """The handover row and, per blank, (spoil event, the destroyed/returned event that took it)."""
     parties = msgspec.json.encode(_Parties(handover.officers, handover.witnesses)).decode()
     db.execute(
@@ -63,7 +63,7 @@ def record(db: sqlite3.Connection, handover: Handover, booked: list[tuple[int, i
     )
 
 
-def load(db: sqlite3.Connection, number: str, *, with_items: bool = True) -> Handover | None:
+def load(db: Db, number: str, *, with_items: bool = True) -> Handover | None:
     row = db.execute(
         "SELECT number, kind, at, station, place, through, parties, actor FROM handovers WHERE number = ?", (number,)
     ).fetchone()
@@ -76,7 +76,7 @@ def load(db: sqlite3.Connection, number: str, *, with_items: bool = True) -> Han
     return Handover(number, kind, at, station, place, day, people.officers, people.witnesses, items, actor)
 
 
-def numbers(db: sqlite3.Connection, limit: int) -> list[tuple[str, int]]:
+def numbers(db: Db, limit: int) -> list[tuple[str, int]]:
     """The latest handovers' numbers, newest first, with how many blanks each took."""
     rows = db.execute(
         "SELECT h.number, (SELECT count(*) FROM handover_items i WHERE i.number = h.number) FROM handovers h"

@@ -35,6 +35,7 @@ class Condition(enum.Enum):
     LOCKED = "store.locked"
     READ_ONLY = "store.read_only"
     IO_ERROR = "store.io_error"
+    UNREACHABLE = "store.unreachable"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class StorageFault:
     condition: Condition
     message: str
     sqlite_error: str
+    """The engine's own name for the error (SQLite's error name, PostgreSQL's SQLSTATE)."""
     since: float
+    engine: str = "sqlite"
 
     @property
     def code(self) -> str:
@@ -56,7 +59,7 @@ class StorageUnavailableError(PrintdError):
 
     def __init__(self, fault: StorageFault, context: str = "") -> None:
         message = f"{context}: {fault.message}" if context else fault.message
-        super().__init__(fault.code, message, {"sqlite_error": fault.sqlite_error})
+        super().__init__(fault.code, message, {f"{fault.engine}_error": fault.sqlite_error})
         self.fault = fault
 
 
@@ -204,7 +207,7 @@ class StorageHealth:
             "available": False,
             "code": fault.code,
             "message": fault.message,
-            "sqlite_error": fault.sqlite_error,
+            f"{fault.engine}_error": fault.sqlite_error,
             "since": iso(fault.since),
         }
 

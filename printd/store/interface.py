@@ -1,12 +1,12 @@
 """The store's interface: every read and write of printd's durable state, named by use, whatever the engine.
 
-Station, control and reports code depend on ``Store``, never on one engine; ``SqliteStore`` provides it (mypy
-checks that it does), and every engine passes the one store contract suite in tests/.
+Station, control and reports code depend on ``Store``, never on one engine; ``SqliteStore`` and ``PostgresStore``
+provide it (mypy checks that they do), and every engine passes the one store contract suite in tests/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from drivers.base import CardResult, Counters, SpoilCategory
@@ -28,6 +28,7 @@ from printd.store.records import (
     QcSpoil,
     SubmitResult,
 )
+from printd.store.stations import StationView, Transfer
 
 
 class Store(Protocol):
@@ -44,7 +45,9 @@ class Store(Protocol):
 
     def get_job(self, key: int | str) -> JobRecord: ...
 
-    def list_jobs(self, state: JobState | None = None, limit: int = 100) -> list[JobRecord]: ...
+    def list_jobs(
+        self, state: JobState | None = None, limit: int = 100, station: str | None = None
+    ) -> list[JobRecord]: ...
 
     def job_history(self, job_id: int) -> list[dict[str, object]]: ...
 
@@ -122,7 +125,21 @@ class Store(Protocol):
         """A supervisor's correction of the stock on hand (a miscount, blanks fed outside printd on ``printer``)."""
         ...
 
-    def balance(self) -> Balance: ...
+    def balance(self) -> Balance:
+        """The whole queue's balance, every station's custody together."""
+        ...
+
+    def balance_by_station(self) -> dict[str, Balance]: ...
+
+    def balance_by_station_from_ledger(self) -> dict[str, Balance]:
+        """Per station, the fold of its events and the transfers into it: the truth the kept totals must equal."""
+        ...
+
+    def transfer_stock(self, count: int, to: str, reference: str, actor: str, source: str | None = None) -> Transfer:
+        """Move blanks on hand from one station's custody to another's, booked once under ``reference``."""
+        ...
+
+    def transfers(self, limit: int = 100) -> list[Transfer]: ...
 
     def balance_from_ledger(self) -> Balance:
         """The balance folded from every ledger event: the truth the cached totals must equal."""
@@ -171,6 +188,17 @@ class Store(Protocol):
 
     def unreconciled(self, printer: str, counter: int | None) -> int | None:
         """Blanks still unexplained on ``printer`` given its counter now; None when it was never reconciled."""
+        ...
+
+    # ---- stations --------------------------------------------------------------------------------
+    def register_station(self, printers: list[str], host: str, pid: int) -> None: ...
+
+    def station_heard(self, summary: dict[str, object]) -> None: ...
+
+    def stations(self) -> list[StationView]: ...
+
+    def watch_queue(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` when another process makes work this station may print."""
         ...
 
     # ---- printers --------------------------------------------------------------------------------

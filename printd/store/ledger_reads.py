@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from printd.store.sql import SQLITE, Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ OPERATOR = (
 )
 
 
-def rows_between(db: sqlite3.Connection, start: float, end: float) -> list[LedgerRow]:
+def rows_between(db: Db, start: float, end: float) -> list[LedgerRow]:
     """Every event booked at ``start`` <= at < ``end``, in booking order."""
     cur = db.execute(
         "SELECT l.id, l.at, l.kind, l.count, l.resolution, l.from_issued, l.category, l.printer, l.station,"
@@ -63,16 +64,16 @@ def rows_between(db: sqlite3.Connection, start: float, end: float) -> list[Ledge
 
 
 _QUARTER_SUMS = (
-    "SELECT CAST(at / 900 AS INTEGER), kind, coalesce(resolution, ''), from_issued, coalesce(category, ''),"
+    "SELECT {quarter}, kind, coalesce(resolution, ''), from_issued, coalesce(category, ''),"
     " count(*), sum(count) FROM ledger GROUP BY 1, 2, 3, 4, 5"
 )
 """The quarter-hour sums of every event in the ledger, as ``ledger_quarters`` keeps them."""
 
-FILL_QUARTERS = f"INSERT OR IGNORE INTO ledger_quarters {_QUARTER_SUMS}"
+FILL_QUARTERS = "INSERT OR IGNORE INTO ledger_quarters " + _QUARTER_SUMS.format(quarter=SQLITE.quarter_of_at)
 """Fill a ``ledger_quarters`` that has no rows yet from the ledger."""
 
 
-def sums_before(db: sqlite3.Connection, start: float) -> list[LedgerSum]:
+def sums_before(db: Db, start: float) -> list[LedgerSum]:
     """Every event booked before ``start`` (a quarter hour's start), grouped by what it does to the balance."""
     cur = db.execute(
         "SELECT kind, resolution, from_issued, sum(events), sum(count) FROM ledger_quarters WHERE quarter < ?"
@@ -83,7 +84,7 @@ def sums_before(db: sqlite3.Connection, start: float) -> list[LedgerSum]:
 
 
 def count_in_quarter(
-    db: sqlite3.Connection,
+    db: Db,
     at: float,
     kind: str,
     resolution: str | None,
@@ -93,19 +94,21 @@ def count_in_quarter(
 ) -> None:
     """Keep the quarter hour's sums in step with one event booked (in the booking's transaction)."""
     db.execute(
-        "INSERT INTO ledger_quarters VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO UPDATE SET events = events + 1,"
-        " count = count + excluded.count",
+        "INSERT INTO ledger_quarters VALUES (?, ?, ?, ?, ?, 1, ?)"
+        " ON CONFLICT (quarter, kind, resolution, from_issued, category) DO UPDATE"
+        " SET events = ledger_quarters.events + 1, count = ledger_quarters.count + excluded.count",
         (int(at // 900), kind, resolution or "", int(from_issued), category or "", count),
     )
 
 
-def quarters_from_ledger(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+def quarters_from_ledger(db: Db) -> list[tuple[object, ...]]:
     """The quarter-hour sums by a scan of every event: the truth the kept ones must equal (tests, audits)."""
-    return db.execute(f"{_QUARTER_SUMS} ORDER BY 1, 2, 3, 4, 5").fetchall()
+    sums = _QUARTER_SUMS.format(quarter=db.dialect.quarter_of_at)
+    return [tuple(row) for row in db.execute(f"{sums} ORDER BY 1, 2, 3, 4, 5").fetchall()]
 
 
-def kept_quarters(db: sqlite3.Connection) -> list[tuple[object, ...]]:
-    return db.execute("SELECT * FROM ledger_quarters ORDER BY 1, 2, 3, 4, 5").fetchall()
+def kept_quarters(db: Db) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in db.execute("SELECT * FROM ledger_quarters ORDER BY 1, 2, 3, 4, 5").fetchall()]
 
 
 def _quarter(at: float) -> int:
@@ -115,7 +118,7 @@ def _quarter(at: float) -> int:
     return int(quarter)
 
 
-def quarter_hours(db: sqlite3.Connection, start: float, end: float) -> list[tuple[float, LedgerSum]]:
+def quarter_hours(db: Db, start: float, end: float) -> list[tuple[float, LedgerSum]]:
     """Events at ``start`` <= at < ``end`` (quarter hours' starts) grouped by the UTC quarter hour they fall in and
     by shape, oldest first: every zone's offset is a multiple of 15 minutes, so each group lies on one local day."""
     cur = db.execute(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from printd.errors import PrintdError
 from printd.serials import SerialRange, parse_serials
 from printd.store.records import iso
+from printd.store.sql import Db
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Receipt:
         }
 
 
-def booked(db: sqlite3.Connection, reference: str) -> Receipt | None:
+def booked(db: Db, reference: str) -> Receipt | None:
     row = db.execute(
         "SELECT id, count, detail, at, actor FROM ledger WHERE kind = 'received' AND reference = ?", (reference,)
     ).fetchone()
@@ -44,7 +44,7 @@ def booked(db: sqlite3.Connection, reference: str) -> Receipt | None:
     return Receipt(int(event_id), reference, int(count), detail or None, float(at), str(actor))
 
 
-def check_new(db: sqlite3.Connection, count: int, reference: str, serials: str | None) -> Receipt | None:
+def check_new(db: Db, count: int, reference: str, serials: str | None) -> Receipt | None:
     """The receipt already booked under ``reference`` if this is the same delivery again, None if it is new.
 
     Raises ``stock.ref_conflict`` when the reference was booked with another count or serial range,
@@ -67,7 +67,7 @@ def check_new(db: sqlite3.Connection, count: int, reference: str, serials: str |
     return None
 
 
-def _check_range(db: sqlite3.Connection, count: int, new: SerialRange) -> None:
+def _check_range(db: Db, count: int, new: SerialRange) -> None:
     if new.size != count:
         raise PrintdError(
             "stock.serials_mismatch",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from printd.ledger import PRINTER_PLACES, Reconciliation
+from printd.store.sql import Db
 
 _COLUMNS = (
     "r.printer, r.counter, r.previous_counter, r.consumed, r.explained, r.unexplained - r.difference + r.explained,"
@@ -13,7 +12,7 @@ _COLUMNS = (
 _FROM = " FROM reconciliations r JOIN ledger l ON l.id = r.ledger_id"
 
 
-def consumed_total(db: sqlite3.Connection, printer: str) -> int:
+def consumed_total(db: Db, printer: str) -> int:
     """Blanks the ledger books as taken by ``printer``: its issued, spoiled and in-doubt blanks (kept totals)."""
     marks = ", ".join("?" for _ in PRINTER_PLACES)
     (total,) = db.execute(
@@ -23,7 +22,7 @@ def consumed_total(db: sqlite3.Connection, printer: str) -> int:
     return int(total)
 
 
-def explained_since(db: sqlite3.Connection, printer: str, after_event: int) -> int:
+def explained_since(db: Db, printer: str, after_event: int) -> int:
     """Blanks written off against ``printer`` by adjustments booked after ledger event ``after_event``."""
     (total,) = db.execute(
         "SELECT coalesce(sum(count), 0) FROM ledger WHERE kind = 'adjusted' AND printer = ? AND id > ?",
@@ -32,27 +31,27 @@ def explained_since(db: sqlite3.Connection, printer: str, after_event: int) -> i
     return -int(total)
 
 
-def in_flight(db: sqlite3.Connection, printer: str) -> int:
+def in_flight(db: Db, printer: str) -> int:
     """Attempts on ``printer`` without an outcome: cards being printed, or printed and not booked yet."""
     (count,) = db.execute("SELECT count(*) FROM attempts WHERE printer = ? AND outcome IS NULL", (printer,)).fetchone()
     return int(count)
 
 
-def last(db: sqlite3.Connection, printer: str) -> Reconciliation | None:
+def last(db: Db, printer: str) -> Reconciliation | None:
     row = db.execute(
         f"SELECT {_COLUMNS}{_FROM} WHERE r.printer = ? ORDER BY r.ledger_id DESC LIMIT 1", (printer,)
     ).fetchone()
     return None if row is None else Reconciliation(*row)
 
 
-def history(db: sqlite3.Connection, printer: str | None, limit: int) -> list[Reconciliation]:
+def history(db: Db, printer: str | None, limit: int) -> list[Reconciliation]:
     where = " WHERE r.printer = ?" if printer is not None else ""
     args: tuple[object, ...] = (printer, limit) if printer is not None else (limit,)
     rows = db.execute(f"SELECT {_COLUMNS}{_FROM}{where} ORDER BY r.ledger_id DESC LIMIT ?", args).fetchall()
     return [Reconciliation(*row) for row in rows]
 
 
-def measure(db: sqlite3.Connection, printer: str, counter: int) -> Reconciliation:
+def measure(db: Db, printer: str, counter: int) -> Reconciliation:
     """What a reconciliation of ``printer`` at card counter ``counter`` finds now (not yet recorded).
 
     The first one compares with the counter before printd's first card on the printer (its first attempt); a
@@ -79,7 +78,7 @@ def measure(db: sqlite3.Connection, printer: str, counter: int) -> Reconciliatio
     return Reconciliation(printer, counter, int(row[0]), total, explained_since(db, printer, 0), 0, total)
 
 
-def record(db: sqlite3.Connection, event_id: int, found: Reconciliation) -> None:
+def record(db: Db, event_id: int, found: Reconciliation) -> None:
     db.execute(
         "INSERT INTO reconciliations (ledger_id, printer, counter, previous_counter, consumed, explained, difference,"
         " unexplained, consumed_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

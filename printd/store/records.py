@@ -37,10 +37,13 @@ class NewJob:
     priority: Priority
     content: JobContent
     digest: str = field(default="")
+    station: str | None = None
+    """The only station whose printers may print it (a walk-in at that counter, a school batch for the van)."""
 
     def __post_init__(self) -> None:
         if not self.digest:
-            object.__setattr__(self, "digest", self.content.digest() + f":{int(self.priority)}")
+            bound = f"@{self.station}" if self.station else ""
+            object.__setattr__(self, "digest", self.content.digest() + f":{int(self.priority)}{bound}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class JobRecord:
     printer: str | None
     created_at: float
     updated_at: float
+    station: str | None = None
+    """The station bound to print it; None: any station of the queue."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -62,6 +67,7 @@ class JobRecord:
             "state": self.state.value,
             "attempts": self.attempts,
             "printer": self.printer,
+            "station": self.station,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from printd.store.ledger_reads import FILL_QUARTERS
 
 
-def _counted_totals(conn: sqlite3.Connection) -> None:
+def _counted_totals(conn: sqlite3.Connection, station: str) -> None:
     """2: jobs counted by state and blanks by printer and place, kept in step with each change, so a status
     reply costs the same with a million jobs queued as with ten."""
     from printd.ledger import PRINTER_PLACES, Balance, LedgerEntry, LedgerKind, Resolution
@@ -32,7 +32,64 @@ def _counted_totals(conn: sqlite3.Connection) -> None:
                 conn.execute("INSERT INTO printer_totals VALUES (?, ?, ?)", (printer, place, count))
 
 
-Migration = str | Callable[[sqlite3.Connection], None]
+def _stations(conn: sqlite3.Connection, station: str) -> None:
+    """6: stations sharing a queue. Jobs may be bound to a station; attempts, printers and ledger events belong to
+    one (this file's attempts and printers to ``station``, the one that opens it); the stock is kept per station's
+    custody, folded from the ledger by the station each event was booked at; transfers move blanks between them,
+    each reference booked once. (Written to run again over its own tables, as 3 to 5 are.)"""
+    from printd.ledger import Balance, LedgerEntry, LedgerKind, Resolution
+
+    for table in ("jobs", "attempts", "printers", "ledger"):
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        column = "to_station" if table == "ledger" else "station"
+        if column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+    for statement in _statements(_STATIONS):
+        conn.execute(statement)
+    conn.execute("UPDATE attempts SET station = ? WHERE station IS NULL", (station,))
+    conn.execute("UPDATE printers SET station = ? WHERE station IS NULL", (station,))
+    if "station" in {row[1] for row in conn.execute("PRAGMA table_info(stock_totals)")}:
+        return
+    per: dict[str, Balance] = {}
+    rows = conn.execute("SELECT station, kind, count, resolution, from_issued FROM ledger ORDER BY id")
+    for owner, kind, count, resolution, from_issued in rows:
+        entry = LedgerEntry(LedgerKind(kind), count, Resolution(resolution) if resolution else None, bool(from_issued))
+        per.setdefault(owner, Balance()).apply(entry)
+    for owner, balance in per.items():
+        for place, count in balance.as_dict().items():
+            if count:
+                conn.execute("INSERT INTO custody_totals VALUES (?, ?, ?)", (owner, place, count))
+    conn.execute("DROP TABLE stock_totals")
+    conn.execute("ALTER TABLE custody_totals RENAME TO stock_totals")
+
+
+_STATIONS = """
+CREATE INDEX IF NOT EXISTS jobs_bound ON jobs (station, state) WHERE station IS NOT NULL;
+DROP INDEX IF EXISTS attempts_open;
+CREATE INDEX attempts_open ON attempts (station, printer) WHERE outcome IS NULL;
+CREATE TABLE IF NOT EXISTS custody_totals (
+    station TEXT NOT NULL,
+    place TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (station, place)
+);
+CREATE TABLE IF NOT EXISTS stations (
+    name TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    last_heard REAL NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS ledger_transfers ON ledger (reference) WHERE kind = 'transferred';
+CREATE TRIGGER IF NOT EXISTS ledger_transfer_once BEFORE INSERT ON ledger
+    WHEN NEW.kind = 'transferred'
+        AND EXISTS (SELECT 1 FROM ledger WHERE kind = 'transferred' AND reference = NEW.reference)
+    BEGIN SELECT RAISE(ABORT, 'a transfer reference is booked once'); END;
+"""
+
+
+Migration = str | Callable[[sqlite3.Connection, str], None]
 
 MIGRATIONS: list[Migration] = [
     # 1: jobs, their content and history, write-ahead attempts, the ledger, stock totals, printer pauses.
@@ -198,10 +255,11 @@ MIGRATIONS: list[Migration] = [
     CREATE TRIGGER IF NOT EXISTS handover_items_no_delete BEFORE DELETE ON handover_items
         BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
     """,
+    _stations,
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite3.Connection, station: str) -> int:
     """Bring the database to the newest schema; returns the version it is at."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version > len(MIGRATIONS):
@@ -217,7 +275,7 @@ def migrate(conn: sqlite3.Connection) -> int:
                 for statement in _statements(step):
                     conn.execute(statement)
             else:
-                step(conn)
+                step(conn, station)
             conn.execute(f"PRAGMA user_version = {number + 1}")
         except BaseException:
             conn.execute("ROLLBACK")
