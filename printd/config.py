@@ -164,6 +164,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: {message}{_allowed_range(message)}") from exc
     _check_control(config.control, f"{source}: key control")
     _check_timezone(config.station.timezone, f"{source}: key station.timezone")
+    _check_database(config.station.database, f"{source}: key station.database")
     if len(set(config.calendar.weekend)) >= 7:
         raise ConfigError(f"{source}: key calendar.weekend: every day of the week is off; leave at least one working")
     for index, printer in enumerate(config.printer):
@@ -183,6 +184,21 @@ def _check_timezone(name: str, where: str) -> None:
             f"{where}: {name[:64]!r} is not a time zone this machine knows; give an IANA name such as"
             " Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
         ) from None
+
+
+def _check_database(database: str, where: str) -> None:
+    """A path is a SQLite file; a ``postgresql://`` URL a server shared by stations, which must not hold a password."""
+    from printd.store.engines import is_postgres
+
+    if not is_postgres(database):
+        return
+    from printd.errors import PrintdError
+    from printd.store.postgres import check_url
+
+    try:
+        check_url(database)
+    except PrintdError as exc:
+        raise ConfigError(f"{where}: {exc.message.removeprefix('[station] database: ')}") from None
 
 
 def _allowed_range(message: str) -> str:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import os
 import signal
 import socket
 import sys
@@ -18,6 +19,7 @@ from printd.activation import ActivationError, bound_path, control_socket, inher
 from printd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, PrinterConfig, load_config
 from printd.control.methods import Dispatcher
 from printd.control.server import ControlServer, ControlSocketError
+from printd.errors import PrintdError
 from printd.logging import configure, get_logger
 from printd.notify import Notifier
 from printd.printers import BuiltPrinter, build_printer
@@ -26,13 +28,16 @@ from printd.reports.settings import ReportSettings
 from printd.service_status import status_loop
 from printd.spool import SpoolWatcher
 from printd.station import Station
-from printd.store import SqliteStore, Store
+from printd.store import Store
+from printd.store.engines import is_postgres, open_store
 from printd.store.health import StorageUnavailableError
 from printd.watchdog import bounds_for, wait_probed, watch, watchdog_loop
 
 log = get_logger("printd.daemon")
 
 PURGE_EVERY_SECONDS = 60.0
+HEARD_EVERY_SECONDS = 5.0
+"""How often the station tells the store it is alive (other stations' status shows when it was last heard)."""
 STOP_TIMEOUT_SECONDS = 120.0
 """How long SIGTERM waits for the card in each printer; below TimeoutStopSec= in systemd/printd.service."""
 
@@ -52,11 +57,16 @@ class Daemon:
         self.config = config
         self.config_path = config_path
         station_config = config.station
-        self._lock_file = _lock_database(Path(station_config.database))
-        self.store: Store = SqliteStore(
+        shared = is_postgres(station_config.database)
+        # One daemon per station: for a SQLite file a lock file beside it, on PostgreSQL a lock the server holds
+        # for as long as this station's connection lives.
+        self._lock_file = None if shared else _lock_database(Path(station_config.database))
+        self.store: Store = open_store(
             station_config.database, station=station_config.name, max_attempts=station_config.max_attempts
         )
+        self.store.lock_station()
         built = printers if printers is not None else [build_printer(p) for p in config.printer]
+        self.store.register_station([p.name for p in built], socket.gethostname(), os.getpid())
         self.printers = [watch(p, bounds_for(config.printer_named(p.name))) for p in built]
         self.station = Station(self.store, self.printers, low_stock_threshold=station_config.low_stock_threshold)
         self.dispatcher = Dispatcher(self.store, self.station, station_config.name, ReportSettings.from_config(config))
@@ -94,7 +104,8 @@ class Daemon:
         if self.notifier.watchdog_seconds is not None:
             interval = self.notifier.watchdog_seconds / 2
             watchdog = asyncio.create_task(watchdog_loop(self.notifier, self.station, interval))
-        tasks = [asyncio.create_task(self._purge_loop())]
+        self.store.watch_queue(self.station.notify_work)
+        tasks = [asyncio.create_task(self._purge_loop()), asyncio.create_task(self._heard_loop())]
         if self.spool is not None:
             tasks.append(asyncio.create_task(self._spool_loop()))
         try:
@@ -125,7 +136,8 @@ class Daemon:
                 watchdog.cancel()
             self.store.close()
             self.notifier.close()
-            self._lock_file.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
             log.info("printd.stopped")
 
     def request_stop(self) -> None:
@@ -153,6 +165,11 @@ class Daemon:
             self.store.max_attempts = config.station.max_attempts
             self.dispatcher.reports = ReportSettings.from_config(config)
             changes = self.printer_set.apply(list(config.printer))
+            try:
+                names = list(self.station.workers)
+                await asyncio.to_thread(self.store.register_station, names, socket.gethostname(), os.getpid())
+            except (PrintdError, StorageUnavailableError) as exc:
+                log.error("station.register_failed", code=exc.code, error=exc.message)
             log.info("config.reloaded", **changes)
         finally:
             self.notifier.send(ready=1)  # the status line follows from the status loop
@@ -180,6 +197,24 @@ class Daemon:
             except Exception:
                 log.exception("spool.scan_failed")
             await asyncio.sleep(self.config.station.spool_poll_seconds)
+
+    async def _heard_loop(self) -> None:
+        """Tell the store, every few seconds, that this station is alive and what its printers are doing."""
+        while True:
+            summary: dict[str, object] = {
+                "printers": [
+                    {key: view[key] for key in ("name", "state", "paused", "pause_reason", "current_job")}
+                    for view in (v.as_dict() for v in self.station.views())
+                ]
+            }
+            try:
+                if self.store.health.fault is None:
+                    await asyncio.to_thread(self.store.station_heard, summary)
+            except StorageUnavailableError:
+                pass  # the store logged the condition; the next round tries again
+            except Exception:
+                log.exception("station.heard_failed")
+            await asyncio.sleep(HEARD_EVERY_SECONDS)
 
     async def _purge_loop(self) -> None:
         while True:
@@ -248,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(config, args.config))
-    except (ActivationError, ControlSocketError, OSError, RuntimeError) as exc:
+    except (ActivationError, ControlSocketError, OSError, RuntimeError, PrintdError) as exc:
         log.error("printd.start_failed", error=str(exc))
         print(f"printd: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
 """Job intake: validating a job object (from the socket, a batch or the spool) into a NewJob.
 
 A job file is JSON: ``ref``, ``priority``, ``front`` and optional ``back`` (a path or a ``data:`` URI of a PNG
-or JPEG image), optional ``holder`` (display name) and optional ``chip`` (the chip payload, text). Error
-messages name the field and never repeat its content: the content is personal data.
+or JPEG image), optional ``holder`` (display name), optional ``chip`` (the chip payload, text) and optional
+``station`` (the only station that may print it). Error messages name the field and never repeat its content: the
+content is personal data.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class JobFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     back: str | None = None
     holder: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     chip: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
+    station: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None
+    ) = None  # only this station's printers may print it (a walk-in at that counter, a school batch for the van)
 
 
 def parse_job(obj: object, *, base_dir: Path | None = None, reader: Reader | None = None) -> NewJob:
@@ -59,7 +63,7 @@ def parse_job(obj: object, *, base_dir: Path | None = None, reader: Reader | Non
     front = load_image(job.front, "front", job.ref, base_dir, reader)
     back = load_image(job.back, "back", job.ref, base_dir, reader) if job.back else None
     content = JobContent(front=front, back=back, chip=job.chip.encode() if job.chip else None, holder=job.holder)
-    return NewJob(ref=job.ref, priority=priority, content=content)
+    return NewJob(ref=job.ref, priority=priority, content=content, station=job.station)
 
 
 def load_image(source: str, field: str, ref: str, base_dir: Path | None, reader: Reader | None = None) -> bytes:

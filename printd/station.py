@@ -30,7 +30,7 @@ from drivers.base import (
 )
 from printd.errors import PrintdError
 from printd.jobs import JobState
-from printd.ledger import Reconciliation
+from printd.ledger import Balance, Reconciliation
 from printd.logging import get_logger
 from printd.printers import BuiltPrinter
 from printd.store import Attempt, Claim, JobRecord, Store
@@ -606,14 +606,17 @@ class Station:
     def check_stock(self) -> None:
         """Log ``stock.low`` and ``stock.reorder`` once each time on hand falls below the threshold or the reorder
         point (again only after it rose above it)."""
-        on_hand = self.store.balance().on_hand
+        # Low stock is this station's custody (the van runs short on its own); the reorder point is the office's.
+        custody = self.store.balance_by_station().get(self.store.station)
+        on_hand = custody.on_hand if custody is not None else 0
         low = on_hand < self.low_stock_threshold
         if low and not self._low_stock_reported:
             log.warning("stock.low", on_hand=on_hand, threshold=self.low_stock_threshold)
         self._low_stock_reported = low
-        reorder = self._below_reorder_point(on_hand)
+        office = self.store.balance().on_hand
+        reorder = self._below_reorder_point(office)
         if reorder is not None and not self._reorder_reported:
-            log.warning("stock.reorder", on_hand=on_hand, reorder_point=reorder[0], request=reorder[1])
+            log.warning("stock.reorder", on_hand=office, reorder_point=reorder[0], request=reorder[1])
         self._reorder_reported = reorder is not None
 
     def _below_reorder_point(self, on_hand: int) -> tuple[int, int] | None:
@@ -627,12 +630,15 @@ class Station:
     def alerts(self) -> list[dict[str, object]]:
         alerts: list[dict[str, object]] = []
         balance = self.store.balance()
-        if balance.on_hand < self.low_stock_threshold:
+        custody = self.store.balance_by_station().get(self.store.station, Balance())
+        shared = custody != balance  # other stations hold blanks too: say whose stock is meant
+        here = f"in this station's custody ({self.store.station})" if shared else "on hand"
+        if custody.on_hand < self.low_stock_threshold:
             alerts.append(
                 {
                     "event": "stock.low",
-                    "message": f"{balance.on_hand} blanks on hand, below the threshold of {self.low_stock_threshold};"
-                    " request more blanks",
+                    "message": f"{custody.on_hand} blanks {here}, below the threshold of {self.low_stock_threshold};"
+                    + (" transfer blanks here or request more" if shared else " request more blanks"),
                 }
             )
         reorder = self._below_reorder_point(balance.on_hand)
@@ -652,11 +658,12 @@ class Station:
                     "message": f"{balance.in_doubt} blank(s) in doubt; check the printers and resolve the jobs",
                 }
             )
-        if balance.on_hand <= 0 and self.store.queue_counts()["queued"]:
+        if custody.on_hand <= 0 and self.store.queue_counts()["queued"]:
             alerts.append(
                 {
                     "event": "stock.exhausted",
-                    "message": "no blanks on hand: printing waits; book a delivery with 'printctl stock receive'",
+                    "message": f"no blanks {here}: printing waits; book a delivery with 'printctl stock receive'"
+                    + (" or transfer blanks here with 'printctl stock transfer'" if shared else ""),
                 }
             )
         return alerts

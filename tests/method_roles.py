@@ -25,6 +25,8 @@ ROLE_TABLE: dict[str, Role] = {
     "printers.reconcile": Role.OPERATOR,
     "stock.receive": Role.SUPERVISOR,
     "stock.adjust": Role.SUPERVISOR,
+    "stock.transfer": Role.SUPERVISOR,
+    "stock.transfers": Role.VIEWER,
     "station.info": Role.VIEWER,
     "reports.daily": Role.VIEWER,
     "reports.monthly": Role.VIEWER,

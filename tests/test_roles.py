@@ -309,6 +309,9 @@ def params_for(method: str, caller: str, database: Path) -> dict[str, object]:
         "printers.reconcile": {"printer": "p1"},
         "stock.receive": {"count": 10, "ref": f"DO-{caller}"},
         "stock.adjust": {"count": -1, "reason": f"miscounted delivery, found by {caller}"},
+        # no other station runs on this database: past the role check, the transfer is refused and moves nothing
+        "stock.transfer": {"count": 1, "to": "van", "ref": f"TR-{caller}"},
+        "stock.transfers": {},
         "station.info": {},
         "reports.daily": {},
         "reports.monthly": {},
@@ -329,6 +332,7 @@ def params_for(method: str, caller: str, database: Path) -> dict[str, object]:
 
 # Methods whose allowed call is refused after the role check (it would need data this scenario does not have).
 REFUSED_AFTER_THE_ROLE_CHECK = {
+    "stock.transfer": "station.not_found",
     "spoiled.handover": "handover.nothing_pending",
     "spoiled.handover_get": "handover.not_found",
 }

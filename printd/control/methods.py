@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,9 +43,13 @@ class JobParams(msgspec.Struct, forbid_unknown_fields=True):
     job: JobKey | JobId  # a string is always a client reference, a number always a job id
 
 
+StationName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
 class ListParams(msgspec.Struct, forbid_unknown_fields=True):
     state: str | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+    station: StationName | None = None  # only jobs bound to this station
 
 
 class SubmitParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -65,6 +70,17 @@ class AdjustParams(msgspec.Struct, forbid_unknown_fields=True):
     count: Annotated[int, msgspec.Meta(ge=-MAX_RECEIPT, le=MAX_RECEIPT)]
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
     printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class TransferParams(msgspec.Struct, forbid_unknown_fields=True):
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_RECEIPT)]
+    to: StationName
+    ref: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    source: StationName | None = msgspec.field(default=None, name="from")  # None: the station asked
+
+
+class LimitParams(msgspec.Struct, forbid_unknown_fields=True):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
 
 
 class PrinterParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -120,6 +136,8 @@ class Dispatcher:
             "stock.summary": Method(view, NoParams, self.stock_summary),
             "stock.receive": Method(sup, ReceiveParams, self.stock_receive),
             "stock.adjust": Method(sup, AdjustParams, self.stock_adjust),
+            "stock.transfer": Method(sup, TransferParams, self.stock_transfer),
+            "stock.transfers": Method(view, LimitParams, self.stock_transfers),
             "jobs.list": Method(view, ListParams, self.jobs_list),
             "jobs.get": Method(view, JobParams, self.jobs_get),
             "jobs.submit": Method(op, SubmitParams, self.jobs_submit),
@@ -165,7 +183,26 @@ class Dispatcher:
             "stock": self.stock_summary(NoParams(), caller),
             "alerts": self.station.alerts() + reconcile.alerts(self.store, self.station.views()),
             "storage": self.store.health.as_dict(),
+            "stations": self._stations(),
         }
+
+    def _stations(self) -> list[dict[str, object]]:
+        """Every station on the store: this one as it is now, the others as they last said."""
+        now = time.time()
+        found = []
+        for view in self.store.stations():
+            entry = view.as_dict(now)
+            if view.name == self.station_name:
+                entry.update(
+                    seconds_since_heard=0.0,
+                    printers=[
+                        {key: printer[key] for key in ("name", "state", "paused", "pause_reason", "current_job")}
+                        for printer in (v.as_dict() for v in self.station.views())
+                    ],
+                )
+            entry["this_station"] = view.name == self.station_name
+            found.append(entry)
+        return found
 
     def stock_summary(self, _: NoParams, caller: Caller) -> dict[str, object]:
         balance = self.store.balance()
@@ -173,6 +210,7 @@ class Dispatcher:
         summary["low_threshold"] = self.station.low_stock_threshold
         summary["low"] = balance.on_hand < self.station.low_stock_threshold
         summary["printers"] = self.store.balance_by_printer()
+        summary["stations"] = {name: balance.as_dict() for name, balance in self.store.balance_by_station().items()}
         return summary
 
     def jobs_list(self, params: ListParams, _: Caller) -> list[dict[str, object]]:
@@ -184,7 +222,7 @@ class Dispatcher:
                 raise invalid_params(
                     f"jobs.list: state must be one of {', '.join(s.value for s in JobState)}, not {params.state!r}"
                 ) from None
-        return [job.as_dict() for job in self.store.list_jobs(state, params.limit)]
+        return [job.as_dict() for job in self.store.list_jobs(state, params.limit, params.station)]
 
     def jobs_get(self, params: JobParams, _: Caller) -> dict[str, object]:
         job = self.store.get_job(params.job)
@@ -304,6 +342,17 @@ class Dispatcher:
         event_id = self.store.adjust_stock(params.count, params.reason, caller.user, params.printer)
         self.station.check_stock()
         return {"event_id": event_id, "on_hand": self.store.balance().on_hand}
+
+    def stock_transfer(self, params: TransferParams, caller: Caller) -> dict[str, object]:
+        transfer = self.store.transfer_stock(params.count, params.to, params.ref, caller.user, params.source)
+        self.station.check_stock()
+        custody = self.store.balance_by_station()
+        reply = transfer.as_dict()
+        reply["on_hand"] = {name: custody[name].on_hand for name in (transfer.source, transfer.to) if name in custody}
+        return reply
+
+    def stock_transfers(self, params: LimitParams, _: Caller) -> list[dict[str, object]]:
+        return [transfer.as_dict() for transfer in self.store.transfers(params.limit)]
 
     def printers_pause(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
         return self.station.pause(params.printer, f"paused by {caller.user}", caller.user).as_dict()

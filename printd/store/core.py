@@ -103,6 +103,9 @@ class SqlStore:
     def watch_queue(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` when another process makes work this station may print (a no-op with one process)."""
 
+    def lock_station(self) -> None:
+        """Make sure no other process runs this station on the store (the SQLite engine's file lock does)."""
+
     # ---- jobs -------------------------------------------------------------------------------------------
 
     def submit(self, job: NewJob, actor: str) -> SubmitResult:
@@ -116,7 +119,11 @@ class SqlStore:
         results: list[SubmitResult | PrintdError] = []
         now = time.time()
         with self._write() as db:
+            known = {name for (name,) in db.execute("SELECT name FROM stations").fetchall()} | {self.station}
             for job in jobs:
+                if job.station is not None and job.station not in known:
+                    results.append(stations.unknown(job.station, sorted(known)))
+                    continue
                 row = db.execute("SELECT digest, " + _JOB_COLUMNS + " FROM jobs WHERE ref = ?", (job.ref,)).fetchone()
                 if row is not None:
                     if row[0] != job.digest:

@@ -197,6 +197,10 @@ class Store(Protocol):
 
     def stations(self) -> list[StationView]: ...
 
+    def lock_station(self) -> None:
+        """Refuse (``station.running``) when another process runs this station on the store."""
+        ...
+
     def watch_queue(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` when another process makes work this station may print."""
         ...

@@ -39,6 +39,7 @@ CONNECT_OPTIONS = {
     "application_name": "printd",
 }
 STATEMENT_TIMEOUT_MS = 30_000
+STATION_LOCK = 0x70726E74  # "prnt": with the station name's hash, the advisory lock of a running station
 LISTEN_POLL_SECONDS = 5.0
 """The listener checks this often that it should still run; the printers' own idle poll is the safety net."""
 
@@ -212,6 +213,26 @@ class PostgresStore(SqlStore):
         except StorageUnavailableError as exc:
             return exc.fault
         return None
+
+    # ---- one process per station ----------------------------------------------------------------------
+
+    def lock_station(self) -> None:
+        """Hold the station's advisory lock on a connection of its own for as long as this store is open: a second
+        printd started as the same station (another PC with a copied configuration) is refused, and the lock goes
+        with the process, however it ends."""
+        conn = self._connect()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (STATION_LOCK, self.station)).fetchone()
+        if not (row and row[0]):
+            conn.close()
+            running = [view for view in self.stations() if view.name == self.station]
+            where = f" (last heard from {running[0].host}, pid {running[0].pid})" if running else ""
+            raise PrintdError(
+                "station.running",
+                f"station {self.station!r} is already running on {self.where}{where}; every print PC needs its own"
+                " [station] name",
+            )
+        with self._connections_lock:
+            self._connections.append(conn)
 
     # ---- waking stations -----------------------------------------------------------------------------
 

@@ -96,12 +96,15 @@ def same_transfer(first: Transfer, count: int, source: str, to: str) -> Transfer
 
 def require_known(db: Db, name: str) -> None:
     if db.execute("SELECT 1 FROM stations WHERE name = ?", (name,)).fetchone() is None:
-        known = [row[0] for row in db.execute("SELECT name FROM stations ORDER BY name").fetchall()]
-        raise PrintdError(
-            "station.not_found",
-            f"no station named {name[:64]!r} has run on this database (stations: {', '.join(known) or 'none'});"
-            " check the name, or start that station's printd once first",
-        )
+        raise unknown(name, [row[0] for row in db.execute("SELECT name FROM stations ORDER BY name").fetchall()])
+
+
+def unknown(name: str, known: list[str]) -> PrintdError:
+    return PrintdError(
+        "station.not_found",
+        f"no station named {name[:64]!r} has run on this database (stations: {', '.join(known) or 'none'});"
+        " check the name, or start that station's printd once first",
+    )
 
 
 def register(db: Db, station: str, printers: list[str], host: str, pid: int, now: float) -> None:
