@@ -22,7 +22,8 @@ from drivers.sim.model import PrinterModel
 from drivers.sim.state import StateFile
 from printd.cli import main as printctl_main
 from printd.control.client import ControlClient
-from printd.store import SqliteStore
+from printd.store import Store
+from printd.store.engines import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +54,9 @@ class DaemonProcess:
     printers: list[SimSpec]
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
+    station: str = "test-station"
+    database_url: str | None = None
+    """A PostgreSQL URL the station shares with others; None: a SQLite file of its own in ``directory``."""
 
     def __post_init__(self) -> None:
         self.log_path = self.directory / "printd.log"
@@ -65,13 +69,18 @@ class DaemonProcess:
     def database(self) -> Path:
         return self.directory / "printd.db"
 
+    @property
+    def store_setting(self) -> str:
+        """What ``[station] database`` says: the shared server's URL, or the station's own file."""
+        return self.database_url or str(self.database)
+
     def state_file(self, name: str) -> Path:
         return self.directory / f"sim-{name}.json"
 
     def write_config(self, extra_station: dict[str, Any] | None = None) -> Path:
         station = {
-            "name": "test-station",
-            "database": str(self.database),
+            "name": self.station,
+            "database": self.store_setting,
             "socket": self.socket,
             "spool": str(self.directory / "spool"),
             "low_stock_threshold": 100,
@@ -162,8 +171,9 @@ class DaemonProcess:
         StateFile(self.state_file(name)).load(model)
         return model.physical_truth(), model
 
-    def open_store(self) -> SqliteStore:
-        return SqliteStore(self.database, station="test-station")
+    def open_store(self) -> Store:
+        """The store the daemon uses, opened as this station (close it before the daemon starts again)."""
+        return open_store(self.store_setting, station=self.station)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
