@@ -270,7 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     for p in (run, check):
         p.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"default {DEFAULT_CONFIG_PATH}")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    from printd.store import copy as store_copy  # printd store copy: a station's SQLite history into PostgreSQL
+
+    store_copy.add_arguments(sub)
     args = parser.parse_args(argv)
+    if args.command == "store":
+        return store_copy.run(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
