@@ -11,7 +11,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -164,6 +164,26 @@ class PostgresStore(SqlStore):
                 self._connections = [c for c in self._connections if not c.closed] + [conn]
         return conn
 
+    def _reader_connection(self) -> psycopg.Connection[Any]:
+        if self._reader is None or self._reader.closed:
+            self._reader = self._connect()
+        return self._reader
+
+    @staticmethod
+    def _begin(stack: ExitStack, connection: Callable[[], psycopg.Connection[Any]]) -> psycopg.Connection[Any]:
+        """A transaction begun on ``connection()``, ended by ``stack``. A connection found dead at its BEGIN (the
+        server restarted, or the idle link to it was cut) is replaced once: nothing of the transaction was sent
+        yet, so beginning it again on a new connection is safe, and a server that answers is no storage fault."""
+        conn = connection()
+        try:
+            stack.enter_context(conn.transaction())
+        except psycopg.OperationalError:
+            if not conn.closed:
+                raise
+            conn = connection()  # a closed connection is replaced
+            stack.enter_context(conn.transaction())
+        return conn
+
     def _forget_thread_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
@@ -175,9 +195,8 @@ class PostgresStore(SqlStore):
         """One write transaction on this thread's connection (READ COMMITTED: rows each statement changes are
         locked until the commit; the custody row and SKIP LOCKED make claims safe without serializable)."""
         try:
-            conn = self._thread_connection()
-            with conn.transaction():
-                yield PgDb(conn)
+            with ExitStack() as stack:
+                yield PgDb(self._begin(stack, self._thread_connection))
         except psycopg.Error as exc:
             fault = classify(exc, self.where)
             if fault is None:
@@ -191,10 +210,8 @@ class PostgresStore(SqlStore):
         """A consistent, read-only snapshot on the readers' shared connection."""
         with self._read_lock:
             try:
-                if self._reader is None or self._reader.closed:
-                    self._reader = self._connect()
-                conn = self._reader
-                with conn.transaction():
+                with ExitStack() as stack:
+                    conn = self._begin(stack, self._reader_connection)
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     yield PgDb(conn)
             except psycopg.Error as exc:
