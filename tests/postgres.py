@@ -6,6 +6,10 @@ under one temporary directory that user owns; ``listen_addresses`` is empty, so 
 local connections are trusted (the socket directory is 0700, reachable by that user and root alone). The machine's
 own PostgreSQL (a running service, /var/lib/postgresql) is never read or written.
 
+A cluster made with ``throwaway_cluster(tcp=True)`` also listens on 127.0.0.1 at a free port (``tcp_url``), for
+tests that put something between printd and the server (a proxy that cuts the connection); loopback connections
+are trusted too, and nothing listens beyond the machine.
+
 Under CI=true a missing server, or psycopg, fails the tests that need them; elsewhere they are skipped, with the
 reason.
 """
@@ -17,6 +21,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -65,6 +70,8 @@ class Cluster:
     owner: str
     superuser: str = "printd_test"
     process: subprocess.Popen[bytes] | None = None
+    tcp_port: int | None = None
+    """Where the server also listens on 127.0.0.1; None: on its private socket only."""
 
     @property
     def data(self) -> Path:
@@ -72,7 +79,13 @@ class Cluster:
 
     def url(self, database: str = "postgres") -> str:
         """A libpq URL reaching the cluster over its private socket."""
-        return f"postgresql://{self.superuser}@/{database}?host={quote(str(self.socket_dir), safe='')}"
+        port = "" if self.tcp_port is None else f"&port={self.tcp_port}"  # the socket's name carries the port
+        return f"postgresql://{self.superuser}@/{database}?host={quote(str(self.socket_dir), safe='')}{port}"
+
+    def tcp_url(self, database: str = "postgres") -> str:
+        """A libpq URL reaching the cluster over TCP on 127.0.0.1 (a cluster made with ``tcp=True``)."""
+        assert self.tcp_port is not None, "this cluster listens on its private socket only"
+        return f"postgresql://{self.superuser}@127.0.0.1:{self.tcp_port}/{database}"
 
     def create_database(self, name: str) -> str:
         import psycopg
@@ -89,6 +102,8 @@ class Cluster:
     def start(self) -> None:
         """Run the server as this process's child (through runuser when root), so a killed one is reaped here."""
         argv = [str(_bin("postgres")), "-D", str(self.data), "-k", str(self.socket_dir), "-c", "listen_addresses="]
+        if self.tcp_port is not None:
+            argv[-2:] = ["-c", "listen_addresses=127.0.0.1", "-p", str(self.tcp_port)]
         log = (self.directory / "log").open("ab")
         self.process = subprocess.Popen(_owner_argv(self.owner, argv), stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -137,9 +152,15 @@ def _owner_argv(owner: str, argv: list[str]) -> list[str]:
     return ["runuser", "-u", owner, "--", *argv] if os.geteuid() == 0 else argv
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
-    """initdb a new cluster, start it, and remove it whole afterwards."""
+def throwaway_cluster(*, tcp: bool = False) -> Iterator[Cluster]:
+    """initdb a new cluster, start it, and remove it whole afterwards; ``tcp``: it also listens on 127.0.0.1."""
     owner = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     directory = Path(tempfile.mkdtemp(prefix="printd-pg-"))
     socket_dir = directory / "socket"
@@ -149,7 +170,7 @@ def throwaway_cluster() -> Iterator[Cluster]:
         for path in (directory, socket_dir):
             os.chown(path, uid, gid)
     directory.chmod(0o700)
-    cluster = Cluster(directory, socket_dir, owner)
+    cluster = Cluster(directory, socket_dir, owner, tcp_port=_free_port() if tcp else None)
     try:
         initdb = [str(_bin("initdb")), "-D", str(cluster.data), "-U", cluster.superuser, "--auth=trust", "-E", "UTF8"]
         made = subprocess.run(
