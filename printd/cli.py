@@ -19,7 +19,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from printd import cli_reports
+from printd import cli_reports, cli_stations
 from printd.cli_output import (
     EXIT_ERROR,
     EXIT_OK,
@@ -34,6 +34,7 @@ from printd.cli_output import (
     get,
 )
 from printd.cli_reports import add_report_commands
+from printd.cli_stations import StationConflictError, add_station_commands, bind_station
 from printd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachableError
 from printd.control.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from printd.errors import PrintdError
@@ -141,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", "Show the station: printers, queue, stock and alerts.")
 
-    stock = add("stock", "Show the blank-card stock, or record a delivery with 'stock receive'.")
+    stock = add(
+        "stock",
+        "Show the blank-card stock (with each station's custody where several share the database), or change it:"
+        " 'stock receive', 'stock adjust', 'stock transfer'.",
+    )
     stock_commands = stock.add_subparsers(dest="stock_command", metavar="SUBCOMMAND")
     receive = add("receive", "Record a delivery of N blank cards (supervisor).", stock_commands)
     receive.add_argument("count", type=_positive_int, metavar="N", help="number of blank cards received")
@@ -167,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file",
         nargs="?",
         metavar="FILE",
-        help='job file: {"ref", "priority", "front", "back"?, "holder"?, "chip"?}; - reads standard input',
+        help='job file: {"ref", "priority", "front", "back"?, "holder"?, "chip"?, "station"?}; - reads standard input',
     )
     submit.add_argument("--batch", metavar="FILE.jsonl", help="one job per line; sent in chunks of 500")
 
@@ -229,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resolve.add_argument("--note", default="", metavar="TEXT", help="what was checked")
     add_report_commands(add, commands, stock_commands, spoiled)
+    add_station_commands(add, stock_commands, jobs, submit, positive_int=_positive_int, nonempty=_nonempty)
     return parser
 
 
@@ -279,10 +285,14 @@ def _submit(args: argparse.Namespace, client: ControlClient, out: Output) -> int
     if (args.file is None) == (args.batch is None):
         raise UsageError("submit needs either FILE or --batch FILE.jsonl (not both)")
     if args.batch is not None:
-        return _submit_batch(args.batch, client, out)
+        return _submit_batch(args.batch, client, out, args.station)
     job, base = _load_json_file(args.file)
     if not isinstance(job, dict):
         raise UsageError(f"{args.file} must hold one JSON object; use --batch for a JSON-lines file of jobs")
+    try:
+        job = bind_station(job, args.station)
+    except StationConflictError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
     result = client.call("jobs.submit", {"job": absolutize_images(job, base)})
     if out.json:
         out.emit_json(result)
@@ -298,8 +308,9 @@ class BatchLine:
     size: int
 
 
-def read_batch(path: str) -> tuple[list[BatchLine], list[dict[str, object]]]:
-    """The jobs of a JSON-lines file and the lines rejected locally (never sent), each with its line number."""
+def read_batch(path: str, station: str | None = None) -> tuple[list[BatchLine], list[dict[str, object]]]:
+    """The jobs of a JSON-lines file and the lines rejected locally (never sent), each with its line number;
+    ``station`` (``--station``) binds the jobs that name none, and a job naming another is rejected."""
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
@@ -323,7 +334,11 @@ def read_batch(path: str) -> tuple[list[BatchLine], list[dict[str, object]]]:
         if not isinstance(obj, dict):
             reject(number, None, f"line {number}: a job must be a JSON object")
             continue
-        job = absolutize_images(obj, base)
+        try:
+            job = absolutize_images(bind_station(obj, station), base)
+        except StationConflictError as exc:
+            reject(number, obj.get("ref"), f"line {number}: {exc}")
+            continue
         size = len(_json.encode(job))
         if size > BATCH_BYTES:
             reject(
@@ -351,8 +366,8 @@ def chunks(jobs: Sequence[BatchLine]) -> Iterator[list[BatchLine]]:
         yield chunk
 
 
-def _submit_batch(path: str, client: ControlClient, out: Output) -> int:
-    jobs, rejected = read_batch(path)
+def _submit_batch(path: str, client: ControlClient, out: Output, station: str | None = None) -> int:
+    jobs, rejected = read_batch(path, station)
     accepted: list[dict[str, object]] = []
     failure: PrintdError | DaemonUnreachableError | None = None
     sent = 0
@@ -444,6 +459,10 @@ def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
         return cli_reports.stock_forecast(args, client, out)
     if args.stock_command == "request":
         return cli_reports.stock_request(args, client, out)
+    if args.stock_command == "transfer":
+        return cli_stations.stock_transfer(args, client, out)
+    if args.stock_command == "transfers":
+        return cli_stations.stock_transfers(args, client, out)
     if args.stock_command == "receive":
         params: dict[str, object] = {"count": args.count, "ref": args.ref, "serials": args.serials}
         done = f"Received {args.count} blank card(s) under {args.ref}"
@@ -514,7 +533,8 @@ def _printer_table(printers: list[dict[str, Any]], title: str | None = "Printers
 
 
 def _stock_table(stock: object) -> Table:
-    table = Table("Received", "Adjusted", "Issued", "Spoiled", "In doubt", "On hand", title="Blank cards")
+    title = cli_stations.stock_title(stock)
+    table = Table("Received", "Adjusted", "Issued", "Spoiled", "In doubt", "On hand", title=title)
     keys = ("received", "adjusted", "issued", "spoiled", "in_doubt")
     on_hand = cell(get(stock, "on_hand"))
     if get(stock, "low"):
@@ -531,10 +551,15 @@ def render_status(console: Console, status: object) -> None:
         console.print(Text(f"Storage failing since {since} [{code}]: {get(storage, 'message')}", style="bold red"))
     console.print(_printer_table(dict_rows(get(status, "printers"))))
     queue = get(status, "queue")
-    table = Table(*(s.replace("_", " ").capitalize() for s in JOB_STATES), title="Queue")
-    table.add_row(*(cell(get(queue, s)) for s in JOB_STATES))
-    console.print(table)
-    console.print(_stock_table(get(status, "stock")))
+    if queue is None and get(status, "stock") is None:  # the database could not even be read
+        said = "Queue, stock and the other stations not shown: the database cannot be read; printing waits for it."
+        console.print(Text(said, style="yellow"))
+    else:
+        table = Table(*(s.replace("_", " ").capitalize() for s in JOB_STATES), title="Queue")
+        table.add_row(*(cell(get(queue, s)) for s in JOB_STATES))
+        console.print(table)
+        console.print(_stock_table(get(status, "stock")))
+        cli_stations.render_stations(console, get(status, "stations"))
     for alert in dict_rows(get(status, "alerts")):
         console.print(Text(f"! {alert.get('message') or alert.get('event')}", style="yellow"))
 
@@ -547,6 +572,7 @@ def render_stock(console: Console, stock: object) -> None:
         for name, counts in sorted(printers.items()):
             table.add_row(cell(name), *(cell(get(counts, k)) for k in ("issued", "spoiled", "in_doubt")))
         console.print(table)
+    cli_stations.render_custody(console, stock)
 
 
 JOB_FIELDS = ("id", "ref", "priority", "state", "attempts", "printer", "created_at", "updated_at")
@@ -557,9 +583,10 @@ def render_jobs(console: Console, jobs: object) -> None:
     if not rows:
         console.print("No jobs.")
         return
-    table = Table(*(f.replace("_", " ").capitalize() for f in JOB_FIELDS))
+    fields = cli_stations.job_fields(JOB_FIELDS, rows)
+    table = Table(*(f.replace("_", " ").capitalize() for f in fields))
     for job in rows:
-        table.add_row(*(cell(job.get(f)) for f in JOB_FIELDS))
+        table.add_row(*(cell(job.get(f)) for f in fields))
     console.print(table)
 
 
@@ -567,6 +594,8 @@ def render_job(console: Console, job: object) -> None:
     table = Table.grid(padding=(0, 2))
     for f in JOB_FIELDS:
         table.add_row(Text(f.replace("_", " ").capitalize(), style="bold"), cell(get(job, f)))
+        if f == "printer":
+            table.add_row(Text("Station", style="bold"), cli_stations.job_station(job))
     console.print(table)
     cards = dict_rows(get(job, "cards"))
     if cards:
@@ -672,7 +701,11 @@ def render_spoiled(console: Console, spoils: object) -> None:
 COMMANDS: Mapping[str, Command] = {
     "status": _simple("status", lambda _: {}, render_status),
     "stock": _stock,
-    "jobs": _simple("jobs.list", lambda a: {"state": a.state, "limit": a.limit}, render_jobs),
+    "jobs": _simple(
+        "jobs.list",
+        lambda a: {"state": a.state, "limit": a.limit} | ({"station": a.station} if a.station else {}),
+        render_jobs,
+    ),
     "job": _simple("jobs.get", _job_params, render_job),
     "submit": _submit,
     "cancel": _simple("jobs.cancel", _job_params, render_job),
