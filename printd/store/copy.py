@@ -39,7 +39,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from printd.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from printd.errors import PrintdError
@@ -92,9 +93,12 @@ MOST_DIFFERENCES = 8
 
 class CopyProgress(Protocol):
     def stage(self, description: str, total: int | None = None) -> None:
-        """A new step begins; ``total``: the rows it moves, when it moves rows."""
+        """A new step begins (the one before it has ended); ``total``: the rows it moves, when it moves rows."""
 
     def advance(self, rows: int) -> None: ...
+
+    def done(self) -> None:
+        """The last step has ended: the copy is committed."""
 
     def close(self) -> None: ...
 
@@ -106,21 +110,24 @@ class NoProgress:
     def advance(self, rows: int) -> None:
         pass
 
+    def done(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
-class LineProgress:
+class LineProgress(NoProgress):
     """Plain lines, for a pipe or a log: each step as it begins, and each tenth of a long one."""
 
     LONG = 10_000
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self._description, self._total, self._done, self._tenths = "", 0, 0, 0
+        self._total, self._done, self._tenths = 0, 0, 0
 
     def stage(self, description: str, total: int | None = None) -> None:
-        self._description, self._total, self._done, self._tenths = description, total or 0, 0, 0
+        self._total, self._done, self._tenths = total or 0, 0, 0
         rows = "" if total is None else f" ({total:,} row{'' if total == 1 else 's'})"
         print(description + rows, file=self.stream, flush=True)
 
@@ -133,18 +140,23 @@ class LineProgress:
             self._tenths = tenths
             print(f"  {self._done:,} of {self._total:,} rows", file=self.stream, flush=True)
 
-    def close(self) -> None:
-        pass
+
+class _Rows(MofNCompleteColumn):
+    """Rows copied of the table's, left blank for a step that moves no rows."""
+
+    def render(self, task: Task) -> Text:
+        return Text("") if task.fields.get("step") else super().render(task)
 
 
-class BarProgress:
-    """A rich progress bar on the terminal: one line a step, each table's rows counted as they go."""
+class BarProgress(NoProgress):
+    """A rich progress bar on the terminal: a line a step, each table's rows counted as they go. A step that failed
+    stays as far as it came."""
 
     def __init__(self, console: Console | None = None) -> None:
         self._bar = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
-            MofNCompleteColumn(),
+            _Rows(),
             TimeElapsedColumn(),
             console=console or Console(stderr=True),
         )
@@ -152,21 +164,24 @@ class BarProgress:
         self._bar.start()
 
     def stage(self, description: str, total: int | None = None) -> None:
-        self._finish()
-        self._task = self._bar.add_task(description, total=total)
+        self.done()
+        self._task = self._bar.add_task(description, total=total, step=total is None)
 
     def advance(self, rows: int) -> None:
         if self._task is not None:
             self._bar.advance(self._task, rows)
 
-    def close(self) -> None:
-        self._finish()
-        self._bar.stop()
-
-    def _finish(self) -> None:
+    def done(self) -> None:
         if self._task is not None:
             total = self._bar.tasks[-1].total
-            self._bar.update(self._task, total=total or 1, completed=total or 1)
+            self._bar.update(self._task, total=1 if total is None else total, completed=1 if total is None else total)
+            self._task = None
+
+    def close(self) -> None:
+        if self._task is not None:  # the step that was refused or failed
+            task = self._bar.tasks[-1]
+            self._bar.update(self._task, description=f"{task.description}: stopped", total=task.total or 1)
+        self._bar.stop()
 
 
 class _CurrentStderr:
@@ -293,23 +308,21 @@ class CopyResult:
     def summary(self) -> str:
         width = max(len(table) for table in self.rows)
         lines = [
-            f"Copied station {self.station!r} into {self.target} in {self.seconds:.1f} s; every fold of the target"
-            " equals the file's.",
-            f"The file was read, not changed (it stays at schema version {self.source_version}).",
+            f"Copied station {self.station!r} into {self.target} in {self.seconds:.1f} s.",
+            "Every fold of the target equals the file's; the file was read, not changed"
+            f" (it stays at schema version {self.source_version}).",
             "",
             f"  {'table':<{width}}  {'rows':>9}",
         ]
         for table, count in self.rows.items():
             note = "  (added to the target's kept totals)" if table in TOTALS else ""
             lines.append(f"  {table:<{width}}  {count:>9,}{note}")
-        places = ", ".join(
-            f"{name.replace('_', ' ')} {count:,}" for name, count in self.balance.as_dict().items() if count
-        )
+        places = ", ".join(f"{name.replace('_', ' ')} {n:,}" for name, n in self.balance.as_dict().items() if n)
         lines += [
             "",
             f"Blanks in the file's ledger: {places or 'none'}.",
-            "Next: set [station] database to this PostgreSQL database in the station's printd.toml and start printd;"
-            " keep the SQLite file as the record of what was copied.",
+            "Next: set [station] database in the station's printd.toml to this PostgreSQL database, and start printd.",
+            "Keep the SQLite file as the record of what was copied.",
         ]
         return "\n".join(lines)
 
@@ -406,6 +419,7 @@ def _copy(
                     " it was: keep it, and report this as a fault of printd",
                 )
             log.info("store.copy_verified", figures=len(after.kept) + len(after.recounted) + len(after.rows))
+        progress.done()
     except psycopg.Error as exc:
         raise PrintdError(
             "copy.failed",
@@ -706,16 +720,18 @@ def _scalar(cursor: psycopg.Cursor[Any]) -> Any:
 def _copy_rows(
     pg: psycopg.Connection[Any], src: sqlite3.Connection, table: str, columns: list[str], progress: CopyProgress
 ) -> None:
-    """The table's rows as they are, through COPY, a batch at a time."""
+    """The table's rows as they are, a COPY a batch: each ends once the server holds it, so the progress shown is
+    what PostgreSQL took, not what waits in a buffer."""
     cursor = src.execute(f"SELECT {', '.join(columns)} FROM {table}")
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(column) for column in columns)
     )
     size = CONTENT_BATCH_ROWS if table == "job_content" else BATCH_ROWS
-    with pg.cursor() as cur, cur.copy(statement) as copy:
+    with pg.cursor() as cur:
         while batch := cursor.fetchmany(size):
-            for row in batch:
-                copy.write_row(row)
+            with cur.copy(statement) as copy:
+                for row in batch:
+                    copy.write_row(row)
             progress.advance(len(batch))
 
 
@@ -817,7 +833,7 @@ def run(args: argparse.Namespace) -> int:
     progress: CopyProgress = BarProgress() if sys.stderr.isatty() else LineProgress(sys.stderr)
     try:
         try:
-            configured = _configured_station(args.config)
+            configured = None if args.station is not None else _configured_station(args.config)
             result = copy_station(
                 args.source, args.target, station=args.station, configured=configured, progress=progress
             )
