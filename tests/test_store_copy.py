@@ -396,6 +396,7 @@ def test_a_target_url_is_checked_before_anything_is_read(history: Path, url: str
         (lambda path: None, "no such file"),
         (lambda path: path.mkdir(), "a directory, not"),
         (lambda path: path.write_text("[station]\n"), "not a SQLite database"),
+        (lambda path: path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000), "not a readable SQLite database"),
         (lambda path: sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.commit(), "not printd's"),
     ],
 )
@@ -446,14 +447,16 @@ def printd_store_copy(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_command_copies_prints_a_summary_and_refuses_a_second_time(history: Path, target: str) -> None:
-    done = printd_store_copy("--from", str(history), "--to", target, "--station", STATION)
+    config = history.with_name("printd.toml")
+    config.write_text(f'[station]\nname = "{STATION}"\ndatabase = "{history}"\n')
+    done = printd_store_copy("--from", str(history), "--to", target, "--config", str(config))  # its station's name
     assert done.returncode == 0, done.stderr
     assert f"Copied station {STATION!r} into PostgreSQL database" in done.stdout
     assert "received 40" in done.stdout and "on hand" in done.stdout
     ledger = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["ledger"])
     assert int(ledger.split()[1].replace(",", "")) == table_rows(target)["ledger"]
     assert "copying ledger" in done.stderr and '"event": "store.copy_done"' in done.stderr
-    again = printd_store_copy("--from", str(history), "--to", target, "--station", STATION)
+    again = printd_store_copy("--from", str(history), "--to", target, "--station", STATION)  # the config unread
     assert again.returncode == 1 and again.stdout == ""
     assert f"already holds station {STATION!r}" in again.stderr and "nothing was written" in again.stderr
     for run in (done, again):
@@ -462,7 +465,7 @@ def test_the_command_copies_prints_a_summary_and_refuses_a_second_time(history: 
 
 def test_the_command_names_a_bad_from_path_in_one_sentence(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "printd.db"
-    run = printd_store_copy("--from", str(missing), "--to", NOWHERE)
+    run = printd_store_copy("--from", str(missing), "--to", NOWHERE, "--station", STATION)
     assert run.returncode == 1 and run.stdout == ""
     assert f"printd store copy: --from {missing}: no such file" in run.stderr and "Traceback" not in run.stderr
     assert not missing.parent.exists()

@@ -341,6 +341,17 @@ def copy_station(
     name a configuration gives, taken when the file's history names it. Raises ``PrintdError`` when refused."""
     progress = progress or NoProgress()
     where = _target(url)
+    try:
+        return _copy_station(source, url, where, station, configured, progress)
+    except sqlite3.Error as exc:  # a file damaged past its first pages
+        raise PrintdError(
+            "copy.source_invalid", f"--from {source}: reading it failed ({_first_line(exc)}); nothing was written"
+        ) from None
+
+
+def _copy_station(
+    source: Path, url: str, where: str, station: str | None, configured: str | None, progress: CopyProgress
+) -> CopyResult:
     started = time.monotonic()
     with _printd_stopped(source), tempfile.TemporaryDirectory(prefix="printd-copy-") as private:
         snapshot = _snapshot(source, Path(private))
@@ -843,6 +854,13 @@ def run(args: argparse.Namespace) -> int:
         log.error("store.copy_refused", code=exc.code)
         print(f"printd store copy: {exc.message}.", file=sys.stderr)
         return 1
+    except OSError as exc:  # no temporary directory could be made
+        log.error("store.copy_refused", code="os.error")
+        print(f"printd store copy: {exc}; nothing was written.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("printd store copy: interrupted; nothing was written.", file=sys.stderr)
+        return 130
     print(result.summary())
     return 0
 
