@@ -735,6 +735,7 @@ class SqlStore:
                         category=item.category,
                         reference=draft.number,
                         detail=f"spoiled blank of ledger event {item.ledger_id}",
+                        station=item.station,
                     ),
                 )
                 for item in items
