@@ -67,7 +67,9 @@ def fill(store: SqliteStore, events: int, year: int, seed: int = 1) -> int:
             for r in rows  # type: ignore[arg-type]
         )
         for place, count in balance.as_dict().items():
-            db.execute("INSERT OR REPLACE INTO stock_totals (place, count) VALUES (?, ?)", (place, count))
+            db.execute(
+                "INSERT OR REPLACE INTO stock_totals (station, place, count) VALUES ('mataram-1', ?, ?)", (place, count)
+            )
     return len(rows)
 
 

@@ -84,8 +84,10 @@ class Balance:
     destroyed: int = 0
     returned: int = 0
 
-    def apply(self, entry: LedgerEntry) -> None:
-        kind = entry.kind
+    def apply(self, entry: LedgerEntry, events: int = 1) -> None:
+        """Fold ``events`` events of ``entry``'s shape; for the kinds that carry a count, ``entry.count`` is already
+        their counts' sum (every other kind moves one blank an event)."""
+        kind, n = entry.kind, events
         if kind is LedgerKind.RECEIVED:
             self.received += entry.count
             self.on_hand += entry.count
@@ -93,25 +95,25 @@ class Balance:
             self.adjusted += entry.count
             self.on_hand += entry.count
         elif kind is LedgerKind.ISSUED:
-            self.on_hand -= 1
-            self.issued += 1
+            self.on_hand -= n
+            self.issued += n
         elif kind is LedgerKind.SPOILED:
             if entry.from_issued:
-                self.issued -= 1
+                self.issued -= n
             else:
-                self.on_hand -= 1
-            self.spoiled += 1
+                self.on_hand -= n
+            self.spoiled += n
         elif kind is LedgerKind.IN_DOUBT:
-            self.on_hand -= 1
-            self.in_doubt += 1
+            self.on_hand -= n
+            self.in_doubt += n
         elif kind is LedgerKind.RESOLVED:
-            self.in_doubt -= 1
+            self.in_doubt -= n
             if entry.resolution is Resolution.ISSUED:
-                self.issued += 1
+                self.issued += n
             elif entry.resolution is Resolution.SPOILED:
-                self.spoiled += 1
+                self.spoiled += n
             else:
-                self.on_hand += 1
+                self.on_hand += n
         elif kind is LedgerKind.DESTROYED:
             self.destroyed += entry.count
         elif kind is LedgerKind.RETURNED:

@@ -26,6 +26,8 @@ def test_fold_moves_blanks_between_places() -> None:
     b.check()
     assert b.as_dict() == {
         "received": 100,
+        "transferred_in": 0,
+        "transferred_out": 0,
         "adjusted": -3,
         "issued": 2,
         "spoiled": 2,

@@ -63,6 +63,15 @@ def _job(row: Sequence[Any]) -> JobRecord:
     return JobRecord(id_, ref, Priority(priority), JobState(state), attempts, printer, created, updated, station)
 
 
+_SHAPE_SUMS = "count(*), sum(count)"
+"""Per group of ledger events of one shape: how many events, and the blanks their counts add up to."""
+
+
+def _shape(kind: str, resolution: str | None, from_issued: int, count: int) -> LedgerEntry:
+    """The events of one shape as one entry: ``count`` is their counts' sum (for the kinds that carry one)."""
+    return LedgerEntry(LedgerKind(kind), int(count), Resolution(resolution) if resolution else None, bool(from_issued))
+
+
 def _named_card(job: JobRecord, job_cards: list[Card], card: int | str) -> Card:
     """The card of ``job`` named by its attempt id (int) or chip UID (str)."""
     for found in job_cards:
@@ -416,14 +425,15 @@ class SqlStore:
                     f"job {job.id} is {job.state.value}, not in_doubt; nothing to resolve",
                 )
             row = db.execute(
-                "SELECT id, printer, attempt_id, chip_uid FROM ledger WHERE job_id = ? AND kind = 'in_doubt'"
+                "SELECT id, printer, attempt_id, chip_uid, station FROM ledger WHERE job_id = ? AND kind = 'in_doubt'"
                 " AND id NOT IN (SELECT CAST(reference AS INTEGER) FROM ledger WHERE kind = 'resolved'"
                 " AND job_id = ?) ORDER BY id DESC LIMIT 1",
                 (job.id, job.id),
             ).fetchone()
             if row is None:
                 raise PrintdError("internal", f"job {job.id} is in doubt but has no open in-doubt blank")
-            doubt_id, printer, attempt_id, chip_uid = row
+            doubt_id, printer, attempt_id, chip_uid, fed_at = row
+            # booked in the custody the blank was taken from, whichever station's operator resolves it
             self._book(
                 db,
                 LedgerEntry(LedgerKind.RESOLVED, resolution=resolution),
@@ -433,6 +443,7 @@ class SqlStore:
                 attempt_id=attempt_id,
                 chip_uid=chip_uid,
                 reference=str(doubt_id),
+                station=fed_at,
                 detail=note,
                 category=(category or SpoilCategory.PRINT_FAILED).value if resolution is Resolution.SPOILED else None,
             )
@@ -476,9 +487,11 @@ class SqlStore:
                     " card; only a card booked as issued can be rejected at inspection"
                     + (" (settle it with 'printctl resolve')" if found.fate is CardFate.IN_DOUBT else ""),
                 )
+            (fed_at,) = db.execute("SELECT station FROM attempts WHERE id = ?", (found.attempt_id,)).fetchone()
             self._book(
                 db,
                 LedgerEntry(LedgerKind.SPOILED, from_issued=True),
+                station=fed_at,  # the custody the card was printed from, whoever inspects it
                 actor=actor,
                 printer=found.printer,
                 job_id=job.id,
@@ -563,10 +576,16 @@ class SqlStore:
         return dict(sorted(per.items()))
 
     def balance_from_ledger(self) -> Balance:
-        """The balance folded from every ledger event: the truth the cached totals must equal."""
+        """The balance folded from every ledger event: the truth the cached totals must equal. (Events of one
+        shape are summed by the database: a fold of shapes, not of a million rows held in memory.)"""
+        balance = Balance()
         with self._read() as db:
-            rows = db.execute("SELECT kind, count, resolution, from_issued FROM ledger ORDER BY id").fetchall()
-        return Balance.fold(LedgerEntry(LedgerKind(k), c, Resolution(r) if r else None, bool(f)) for k, c, r, f in rows)
+            for k, r, f, events, count in db.execute(
+                f"SELECT kind, resolution, from_issued, {_SHAPE_SUMS} FROM ledger"
+                " GROUP BY kind, resolution, from_issued"
+            ).fetchall():
+                balance.apply(_shape(k, r, f, count), int(events))
+        return balance
 
     def balance_by_station_from_ledger(self) -> dict[str, Balance]:
         """Per station, the fold of the events booked at it and of the transfers into it: the truth the kept
@@ -574,15 +593,16 @@ class SqlStore:
         per: dict[str, Balance] = {}
         with self._read() as db:
             rows = db.execute(
-                "SELECT station, to_station, kind, count, resolution, from_issued FROM ledger ORDER BY id"
+                f"SELECT station, to_station, kind, resolution, from_issued, {_SHAPE_SUMS} FROM ledger"
+                " GROUP BY station, to_station, kind, resolution, from_issued"
             ).fetchall()
-        for station, to_station, k, c, r, f in rows:
-            entry = LedgerEntry(LedgerKind(k), c, Resolution(r) if r else None, bool(f))
+        for station, to_station, k, r, f, events, count in rows:
+            entry = _shape(k, r, f, count)
             if to_station is None:
-                per.setdefault(station, Balance()).apply(entry)
+                per.setdefault(station, Balance()).apply(entry, int(events))
             else:
-                per.setdefault(station, Balance()).apply(replace(entry, transfer=Direction.OUT))
-                per.setdefault(to_station, Balance()).apply(replace(entry, transfer=Direction.IN))
+                per.setdefault(station, Balance()).apply(replace(entry, transfer=Direction.OUT), int(events))
+                per.setdefault(to_station, Balance()).apply(replace(entry, transfer=Direction.IN), int(events))
         return dict(sorted(per.items()))
 
     def transfer_stock(self, count: int, to: str, reference: str, actor: str, source: str | None = None) -> Transfer:
@@ -593,12 +613,15 @@ class SqlStore:
         if count <= 0:
             raise PrintdError("stock.invalid_count", f"a transfer moves at least one blank; {count} was given")
         if to == source:
-            raise PrintdError("stock.transfer_same_station", f"the blanks are in {source!r}'s custody already")
+            raise PrintdError(
+                "stock.transfer_same_station", f"the blanks are in the custody of station {source!r} already"
+            )
         with self._write() as db:
             lock_key(db, f"transfer:{reference}")
             first = stations.transfer_booked(db, reference)
             if first is not None:
                 return stations.same_transfer(first, count, source, to)
+            stations.require_known(db, source)
             stations.require_known(db, to)
             available = self._available_blanks(db, source)
             if available < count:
@@ -630,13 +653,12 @@ class SqlStore:
         per: dict[str, Balance] = {}
         with self._read() as db:
             rows = db.execute(
-                "SELECT printer, kind, count, resolution, from_issued FROM ledger WHERE printer IS NOT NULL"
-                " AND kind IN ('issued', 'spoiled', 'in_doubt', 'resolved') ORDER BY id"
+                f"SELECT printer, kind, resolution, from_issued, {_SHAPE_SUMS} FROM ledger WHERE printer IS NOT NULL"
+                " AND kind IN ('issued', 'spoiled', 'in_doubt', 'resolved') GROUP BY printer, kind, resolution,"
+                " from_issued"
             ).fetchall()
-        for printer, k, c, r, f in rows:
-            per.setdefault(printer, Balance()).apply(
-                LedgerEntry(LedgerKind(k), c, Resolution(r) if r else None, bool(f))
-            )
+        for printer, k, r, f, events, count in rows:
+            per.setdefault(printer, Balance()).apply(_shape(k, r, f, count), int(events))
         return per
 
     def spoiled_list(self, since: float | None = None, category: str | None = None) -> list[dict[str, object]]:
@@ -940,10 +962,16 @@ class SqlStore:
         after = result.counters_after.cards_fed if result.counters_after else None
         cur = db.execute(
             "UPDATE attempts SET outcome = ?, settled_at = ?, cards_fed_after = COALESCE(?, cards_fed_after),"
-            " chip_uid = ?, detail = ? WHERE id = ? AND outcome IS NULL",
-            (outcome, now, after, result.chip_uid, result.detail, attempt.id),
+            " chip_uid = ?, detail = ? WHERE id = ? AND outcome IS NULL AND station = ?",
+            (outcome, now, after, result.chip_uid, result.detail, attempt.id, self.station),
         )
         if cur.rowcount != 1:
+            row = db.execute("SELECT station FROM attempts WHERE id = ?", (attempt.id,)).fetchone()
+            if row is not None and row[0] != self.station:
+                raise PrintdError(
+                    "internal",
+                    f"attempt {attempt.id} belongs to station {row[0]!r}; only that station settles its cards",
+                )
             raise PrintdError("internal", f"attempt {attempt.id} was already settled; refusing to book it twice")
 
     def _book(

@@ -102,6 +102,12 @@ def classify(exc: psycopg.Error, where: str) -> StorageFault | None:
     elif isinstance(exc, pg_errors.ReadOnlySqlTransaction):
         condition = Condition.READ_ONLY
         message = f"{where} accepts no writes (a read-only server or standby); point printd at the primary"
+    elif isinstance(exc, pg_errors.QueryCanceled):  # 57014: statement_timeout, e.g. behind another's lock
+        condition = Condition.LOCKED
+        message = (
+            f"{where} did not finish a statement within {STATEMENT_TIMEOUT_MS // 1000} s (a lock held by another"
+            " station or a maintenance task, or an overloaded server); it is tried again"
+        )
     elif isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure | pg_errors.LockNotAvailable):
         condition = Condition.LOCKED
         message = f"{where} refused a transaction that waited for another station's; it is tried again"

@@ -281,6 +281,9 @@ def migrate(conn: sqlite3.Connection, station: str) -> int:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+    if version == 0:
+        # A new file went through every step, some of which rebuild a table: leave it without their free pages.
+        conn.execute("VACUUM")
     return len(MIGRATIONS)
 
 

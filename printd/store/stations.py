@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from printd.errors import PrintdError
 from printd.store.records import iso
@@ -24,10 +24,13 @@ class Transfer:
     to: str
     reference: str
     actor: str
+    duplicate: bool = False
+    """Asked for again as it was booked: nothing more moved."""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "event_id": self.event_id,
+            "duplicate": self.duplicate,
             "at": iso(self.at),
             "count": self.count,
             "from": self.source,
@@ -91,7 +94,7 @@ def same_transfer(first: Transfer, count: int, source: str, to: str) -> Transfer
             f" {first.source!r} to {first.to!r}; a new transfer needs a new reference",
             {"event_id": first.event_id},
         )
-    return first
+    return replace(first, duplicate=True)
 
 
 def require_known(db: Db, name: str) -> None:
