@@ -29,6 +29,7 @@ from printd.store.postgres import PostgresStore
 from printd.store.records import Handover
 from printd.store.stations import ALIVE_SECONDS
 from tests.conftest import assert_ledger_consistent, raw_sql
+from tests.postgres import Cluster
 
 C = Counters
 OpenStation = Callable[..., Store]
@@ -622,3 +623,25 @@ def test_a_station_is_woken_by_work_it_may_print(
     assert again != listener
     other.submit(job("any-later", png), "t")
     assert wakes.wait(1)
+
+
+def test_one_process_runs_a_station_on_a_shared_database(postgres: Cluster) -> None:
+    """A second printd started as the same station (a copied configuration on another PC) is refused by the server's
+    lock, named with where the first runs; the lock goes with the first store, however it ends."""
+    url = postgres.fresh_database()
+    first = open_store(url, station="loket-1")
+    first.lock_station()
+    first.register_station(["p1"], "pc-loket-1", 101)
+    second = open_store(url, station="loket-1")
+    try:
+        with pytest.raises(PrintdError) as info:
+            second.lock_station()
+        assert info.value.code == "station.running"
+        assert "pc-loket-1" in info.value.message and "101" in info.value.message
+        van = open_store(url, station="van")
+        van.lock_station()  # another station's name is free
+        van.close()
+        first.close()
+        second.lock_station()  # the first's connection closed: its lock went with it
+    finally:
+        second.close()
