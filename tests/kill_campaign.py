@@ -13,29 +13,42 @@ fed yet), ``encoder`` (the card on its way to or parked at the contactless stati
 committed), ``startup`` (an attempt of an earlier run still open after this run reached the printer); and, not
 required, ``booting`` (killed before the printer was reached), ``after_reject`` (a spoiled card in the reject box,
 its outcome not committed).
+
+`StationsCampaign` runs the same checks over stations sharing one PostgreSQL database (a throwaway cluster): an
+office with two printers and a van with one, each printer a simulator process of its own, the van's blanks
+transferred from the office's custody, some jobs bound to one station. Station daemons are killed at random
+moments (each printer of a killed daemon is classified into the phases above) and restarted, and the server itself
+is killed (SIGKILL), shut down at once (SIGQUIT) or stopped (SIGINT) and started again while they print, now and
+then with a daemon killed while it is down. Afterwards every blank each simulator fed is checked against the
+ledger, per printer and per station's custody.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from drivers.sim.model import EJECT_SHARE, FEED_SHARE, PANELS_SHARE
+from drivers.sim import sim_serial
+from drivers.sim.model import EJECT_SHARE, FEED_SHARE, PANELS_SHARE, PrinterModel
+from drivers.sim.state import StateFile
 from printd.control.client import ControlClient
 from printd.store.core import INTERRUPTED
+from printd.store.engines import is_postgres
 from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import DaemonProcess, SimSpec
-from tests.sim_serial import served_sim
+from tests.postgres import Cluster
+from tests.sim_serial import ServedSim, served_sim
 
 PRINTER = "crash"
 REQUIRED_PHASES = ("claiming", "write_ahead", "encoder", "panels", "after_eject", "startup")
@@ -45,6 +58,10 @@ MARKER_TIMEOUT = 10.0
 FINISH_TIMEOUT = 300.0
 MAX_TOP_UP = 30
 STATION = {"max_attempts": 1000, "low_stock_threshold": 0}
+STATIONS = {"office": ("office-1", "office-2"), "van": ("van-1",)}
+"""The stations of `StationsCampaign` and their printers; the office receives every blank and hands the van its."""
+SERVER_STOPS = ("kill", "immediate", "fast")
+"""How `StationsCampaign` takes the server down: SIGKILL, an immediate shutdown (SIGQUIT), a fast one (SIGINT)."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +73,12 @@ class CampaignSettings:
     spoil_rate: float = 0.02
     seed: int = 1
     random_target_share: float = 0.3  # the rest of the time, the least hit phase is the target
+    server_restarts: int = 0
+    """`StationsCampaign`: times the PostgreSQL server goes down and comes back while the stations print."""
 
     @property
     def blanks(self) -> int:
-        """Blanks loaded in the feeder and received in the ledger: every card, a spoil a kill, and a margin."""
+        """Blanks loaded in each feeder (and received in the ledger): every card, a spoil a kill, and a margin."""
         return self.cards * 2 + self.kills + 50
 
 
@@ -69,12 +88,18 @@ class Kill:
     target: str
     phase: str
     after_seconds: float
+    printer: str = PRINTER
+    """The printer whose phase this is (a daemon killed with two printers makes two of these, one number)."""
+    station: str | None = None
+    """`StationsCampaign`: the station whose daemon was killed (``target`` is then "random")."""
 
 
 @dataclass
 class CampaignReport:
     settings: CampaignSettings
     kills: list[Kill] = field(default_factory=list)
+    server_restarts: list[str] = field(default_factory=list)
+    """How the PostgreSQL server went down each time (`SERVER_STOPS`)."""
     in_doubt: int = 0
     settled_not_fed: int = 0
     settled_spoiled: int = 0
@@ -95,23 +120,35 @@ class CampaignReport:
         return {phase: counts.get(phase, 0) for phase in REQUIRED_PHASES + OTHER_PHASES}
 
     @property
+    def daemon_kills(self) -> int:
+        return len({k.number for k in self.kills})
+
+    @property
+    def kills_by_station(self) -> dict[str, int]:
+        killed = {k.number: k.station for k in self.kills if k.station is not None}
+        return dict(sorted(collections.Counter(killed.values()).items()))
+
+    @property
     def auto_settled(self) -> int:
         return self.settled_not_fed + self.settled_spoiled
 
     def summary(self) -> str:
         phases = ", ".join(f"{phase} {count}" for phase, count in self.phases.items() if count)
+        server = f"; server restarts {dict(collections.Counter(self.server_restarts))}" if self.server_restarts else ""
         return (
-            f"kills {len(self.kills)} ({phases}); in doubt {self.in_doubt}; auto-settled {self.auto_settled}"
-            f" (not fed {self.settled_not_fed}, spoiled {self.settled_spoiled}); unaccounted {self.unaccounted};"
-            f" issued {self.issued} = hopper {self.in_hopper}; spoiled {self.spoiled} = reject box"
+            f"kills {self.daemon_kills} ({phases}){server}; in doubt {self.in_doubt}; auto-settled"
+            f" {self.auto_settled} (not fed {self.settled_not_fed}, spoiled {self.settled_spoiled}); unaccounted"
+            f" {self.unaccounted}; issued {self.issued} = hopper {self.in_hopper}; spoiled {self.spoiled} = reject box"
             f" {self.in_reject_box}; {self.seconds:.0f} s"
         )
 
     def as_dict(self) -> dict[str, object]:
         return {
             "cards": self.settings.cards,
-            "kills": len(self.kills),
+            "kills": self.daemon_kills,
+            "kills_by_station": self.kills_by_station,
             "phases": self.phases,
+            "server_restarts": dict(collections.Counter(self.server_restarts)),
             "in_doubt": self.in_doubt,
             "auto_settled": self.auto_settled,
             "settled_not_fed": self.settled_not_fed,
@@ -148,54 +185,59 @@ class SimState(msgspec.Struct):
 
 
 class Probe:
-    """Reads, without disturbing them, the daemon's database and log and the simulator's state file."""
+    """Reads, without disturbing them, the stations' database (a SQLite file or a PostgreSQL URL, read-only) and
+    the simulators' state files. A PostgreSQL server that is down is waited for."""
 
-    def __init__(self, daemon: DaemonProcess) -> None:
-        self.daemon = daemon
-        self.state_file = daemon.state_file(PRINTER)
-        self._db: sqlite3.Connection | None = None
-        self._state_key: tuple[int, int, int] | None = None
-        self._state: SimState | None = None
+    def __init__(self, database: str | Path, state_files: dict[str, Path]) -> None:
+        self.database = str(database)
+        self.state_files = state_files
+        self._db: Any = None
+        self._states: dict[str, tuple[tuple[int, int, int], SimState]] = {}
 
-    def sim(self) -> SimState:
+    def sim(self, printer: str = PRINTER) -> SimState:
+        path = self.state_files[printer]
         while True:
             try:
-                stat = os.stat(self.state_file)
+                stat = os.stat(path)
                 key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-                if key != self._state_key or self._state is None:
-                    self._state = msgspec.json.decode(self.state_file.read_bytes(), type=SimState)
-                    self._state_key = key
-                return self._state
+                known = self._states.get(printer)
+                if known is None or known[0] != key:
+                    known = (key, msgspec.json.decode(path.read_bytes(), type=SimState))
+                    self._states[printer] = known
+                return known[1]
             except FileNotFoundError:  # between the simulator's write and its rename: look again
                 time.sleep(POLL)
 
-    def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = sqlite3.connect(self.daemon.database, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA query_only=ON")
-        return self._db
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """``sql`` with ``?`` parameters, on either engine."""
+        if not is_postgres(self.database):
+            if self._db is None:
+                self._db = sqlite3.connect(self.database, isolation_level=None, timeout=10)
+                self._db.execute("PRAGMA query_only=ON")
+            return list(self._db.execute(sql, tuple(params)).fetchall())
+        import psycopg
 
-    def open_attempts(self) -> dict[int, int | None]:
-        """Open attempt id -> the printer's card counter committed with it."""
-        rows = self.db().execute("SELECT id, cards_fed_before FROM attempts WHERE outcome IS NULL ORDER BY id")
-        return dict(rows.fetchall())
+        deadline = time.monotonic() + FINISH_TIMEOUT
+        while True:
+            try:
+                if self._db is None or self._db.closed:
+                    self._db = psycopg.connect(self.database, autocommit=True, connect_timeout=5)
+                    self._db.execute("SET default_transaction_read_only = on")
+                return [tuple(row) for row in self._db.execute(sql.replace("?", "%s"), tuple(params)).fetchall()]
+            except psycopg.OperationalError:
+                self.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def open_attempts(self, printer: str | None = None) -> dict[int, int | None]:
+        """Open attempt id -> the printer's card counter committed with it (of one printer, or of any)."""
+        where = " AND printer = ?" if printer is not None else ""
+        sql = f"SELECT id, cards_fed_before FROM attempts WHERE outcome IS NULL{where} ORDER BY id"
+        return dict(self.rows(sql, () if printer is None else (printer,)))
 
     def queue(self) -> dict[str, int]:
-        return dict(self.db().execute("SELECT state, count FROM queue_counts").fetchall())
-
-    def log_size(self) -> int:
-        try:
-            return self.daemon.log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def log_since(self, offset: int) -> str:
-        try:
-            with self.daemon.log_path.open("rb") as log:
-                log.seek(offset)
-                return log.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        return dict(self.rows("SELECT state, count FROM queue_counts"))
 
     def close(self) -> None:
         if self._db is not None:
@@ -203,7 +245,283 @@ class Probe:
             self._db = None
 
 
-class Campaign:
+def log_size(daemon: DaemonProcess) -> int:
+    try:
+        return daemon.log_path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def log_since(daemon: DaemonProcess, offset: int) -> str:
+    try:
+        with daemon.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def opened(log: str, printer: str) -> bool:
+    """Whether the daemon's log (JSON lines) says it reached ``printer``."""
+    return any('"printer.opened"' in line and f'"printer": "{printer}"' in line for line in log.splitlines())
+
+
+def classify(attempts: dict[int, int | None], inherited: set[int], reached: bool, sim: SimState) -> str:
+    """The phase a kill landed in for one printer, from its open attempts and its simulator as the kill left them
+    (the simulator may still finish the command it was given, which start-up settlement then sees); ``inherited``:
+    attempts open when this daemon started; ``reached``: the daemon had opened the printer."""
+    if not attempts:
+        return "claiming" if reached else "booting"
+    attempt = max(attempts)
+    if attempt in inherited:
+        return "startup" if reached else "booting"
+    before = attempts[attempt]
+    if before is None:
+        return "other"
+    if sim.cards_fed == before:
+        return "write_ahead"
+    index = before + 1
+    if sim.cards_fed != index:
+        return "other"
+    if sim.card is not None and sim.card.index == index:
+        return "panels" if sim.card.encoded else "encoder"
+    if any(card.index == index for card in sim.hopper):
+        return "after_eject"
+    if any(card.index == index for card in sim.reject_box):
+        return "after_reject"
+    return "other"
+
+
+def connected(daemon: DaemonProcess, timeout: float = 30, call_timeout: float = 60) -> ControlClient:
+    """A client of ``daemon`` (its calls answered within ``call_timeout``) once it answers ``status``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client = ControlClient(daemon.socket, timeout=call_timeout)
+        try:
+            client.connect()
+            client.call("status", {})
+            return client
+        except Exception:
+            client.close()
+            process = daemon.process
+            if time.monotonic() > deadline or (process is not None and process.poll() is not None):
+                raise RuntimeError(f"printd did not start:\n{daemon.log_path.read_text()[-3000:]}") from None
+            time.sleep(0.05)
+
+
+class _Verdict:
+    """The end of a campaign, whatever killed what: let every station finish, resolve the jobs in doubt from the
+    simulators' output hoppers and reject boxes, and check every blank against the physical truth."""
+
+    settings: CampaignSettings
+    report: CampaignReport
+    probe: Probe
+    refs: list[str]
+    stations: dict[str, tuple[DaemonProcess, tuple[str, ...]]]
+    """Station name -> its daemon and its printers."""
+
+    def _progress(self) -> int:
+        """Jobs past their printing: done, in doubt (a card that may be good), failed."""
+        queue = self.probe.queue()
+        return sum(queue.get(state, 0) for state in ("done", "in_doubt", "failed"))
+
+    def _printers(self) -> list[str]:
+        return [printer for _, printers in self.stations.values() for printer in printers]
+
+    def _station_of(self, printer: str) -> str:
+        return next(name for name, (_, printers) in self.stations.items() if printer in printers)
+
+    def _finish(self) -> None:
+        clients = {}
+        for name, (daemon, _) in self.stations.items():
+            if daemon.process is None:
+                daemon.spawn(STATION)
+            clients[name] = connected(daemon)
+        self._wait_idle()
+        self._check_before_resolving()
+        resolved: collections.Counter[str] = collections.Counter()
+        for job in self._jobs_in_doubt():
+            resolution, printer = self._resolution(job)
+            clients[self._station_of(printer)].call(
+                "jobs.resolve",
+                {"job": job, "resolution": resolution, "note": "checked against the simulator's hopper and reject box"},
+            )
+            resolved[resolution] += 1
+        self.report.resolved = dict(resolved)
+        self._wait_idle()
+        for name, (daemon, _) in self.stations.items():
+            clients[name].close()
+            code = daemon.stop()
+            if code != 0:
+                self.report.problems.append(f"printd of {name} exited {code} on SIGTERM")
+
+    def _wait_idle(self) -> None:
+        deadline = time.monotonic() + FINISH_TIMEOUT
+        while True:
+            queue = self.probe.queue()
+            if not queue.get("queued") and not queue.get("printing") and not self.probe.open_attempts():
+                return
+            if time.monotonic() > deadline:
+                logs = "\n".join(log_since(daemon, 0)[-3000:] for daemon, _ in self.stations.values())
+                raise RuntimeError(f"the run did not finish: {queue}; logs:\n{logs}")
+            time.sleep(0.05)
+
+    def _check_before_resolving(self) -> None:
+        """Every blank that left a feeder is in the ledger as issued, spoiled or in doubt."""
+        totals = dict(self.probe.rows("SELECT place, sum(count) FROM stock_totals GROUP BY place"))
+        fed = sum(self.probe.sim(printer).cards_fed for printer in self._printers())
+        booked = sum(int(totals.get(place) or 0) for place in ("issued", "spoiled", "in_doubt"))
+        self.report.unaccounted = fed - booked
+        if self.report.unaccounted != 0:
+            self.report.problems.append(
+                f"{fed} blanks left the feeders but {booked} are booked issued, spoiled or in doubt"
+            )
+
+    def _jobs_in_doubt(self) -> list[int]:
+        return [job for (job,) in self.probe.rows("SELECT id FROM jobs WHERE state = 'in_doubt' ORDER BY id")]
+
+    def _resolution(self, job: int) -> tuple[str, str]:
+        """What an operator finds: the in-doubt card in its printer's output hopper (printed) or reject box
+        (spoiled); and that printer."""
+        before, after, printer = self.probe.rows(
+            "SELECT cards_fed_before, cards_fed_after, printer FROM attempts WHERE job_id = ? AND outcome = 'unknown'"
+            " ORDER BY id DESC LIMIT 1",
+            (job,),
+        )[0]
+        sim = self.probe.sim(printer)
+        if before is None or after != before + 1:
+            self.report.problems.append(f"job {job}: in doubt with the counter moving {before} -> {after}")
+            return "spoiled", printer
+        index = before + 1
+        if any(card.index == index for card in sim.hopper):
+            return "printed", printer
+        if any(card.index == index for card in sim.reject_box):
+            return "spoiled", printer
+        self.report.problems.append(f"job {job}: its blank {index} is neither in the hopper nor in the reject box")
+        return "spoiled", printer
+
+    # ---- the physical truth ---------------------------------------------------------------------------------
+
+    def _check_against_the_truth(self) -> None:
+        report, problems = self.report, self.report.problems
+        sims = {printer: self.probe.sim(printer) for printer in self._printers()}
+        daemon, _ = next(iter(self.stations.values()))
+        store = daemon.open_store()
+        try:
+            try:
+                assert_ledger_consistent(store)  # the kept totals equal the ledger's fold; the invariant per station
+            except AssertionError as exc:
+                problems.append(f"the ledger invariant does not hold: {exc}")
+            balance = store.balance()
+            custody = store.balance_by_station()
+            by_printer = store.balance_by_printer()
+            events = store.ledger_events()
+        finally:
+            store.close()
+        report.cards_fed = sum(sim.cards_fed for sim in sims.values())
+        report.issued, report.spoiled = balance.issued, balance.spoiled
+        report.in_hopper = sum(len(sim.hopper) for sim in sims.values())
+        report.in_reject_box = sum(len(sim.reject_box) for sim in sims.values())
+        report.in_doubt = sum(1 for e in events if e["kind"] == "in_doubt")
+        settled = dict(
+            self.probe.rows(
+                "SELECT outcome, count(*) FROM attempts WHERE detail LIKE ? GROUP BY outcome", (INTERRUPTED + "%",)
+            )
+        )
+        report.settled_not_fed, report.settled_spoiled = settled.get("not_fed", 0), settled.get("spoiled", 0)
+        one = len(sims) == 1
+        expect: list[tuple[str, object, object]] = [
+            ("in doubt after resolving", balance.in_doubt, 0),
+            ("received vs blanks loaded", balance.received, sum(sim.blanks_loaded for sim in sims.values())),
+        ]
+        for printer, sim in sims.items():
+            named = "" if one else f"{printer}: "
+            booked = by_printer.get(printer, {})
+            expect += [
+                (f"{named}blanks in the printer", sim.card is not None, False),
+                (f"{named}issued vs cards in the output hopper", booked.get("issued", 0), len(sim.hopper)),
+                (f"{named}spoiled vs cards in the reject box", booked.get("spoiled", 0), len(sim.reject_box)),
+                (f"{named}blanks fed vs hopper + reject box", sim.cards_fed, len(sim.hopper) + len(sim.reject_box)),
+            ]
+        for name, (_, printers) in self.stations.items():
+            on_hand = custody[name].on_hand if name in custody else 0
+            feeders = sum(sims[printer].feeder["count"] for printer in printers)
+            expect.append((f"{'' if one else name + ': '}on hand vs blanks in the feeder", on_hand, feeders))
+        problems.extend(f"{what}: {got} != {want}" for what, got, want in expect if got != want)
+        self._check_each_card(sims)
+
+    def _check_each_card(self, sims: dict[str, SimState]) -> None:
+        """Each card in a hopper is one job's good card, each in a reject box a spoiled one; no job lost."""
+        problems = self.report.problems
+        jobs = dict(self.probe.rows("SELECT ref, state FROM jobs"))
+        self.report.jobs_done = sum(1 for state in jobs.values() if state == "done")
+        lost = [ref for ref in self.refs if jobs.get(ref) != "done"]
+        if lost or len(jobs) != len(self.refs):
+            problems.append(f"{len(lost)} job(s) not done (e.g. {lost[:3]}), {len(jobs)} jobs for {len(self.refs)}")
+        good: collections.Counter[str] = collections.Counter()
+        for printer, sim in sims.items():
+            named = "" if len(sims) == 1 else f"{printer}: "
+            fed: dict[int, tuple[str, str, str | None]] = {}
+            for before, ref, outcome, uid in self.probe.rows(
+                "SELECT a.cards_fed_before, j.ref, a.outcome, a.chip_uid FROM attempts a JOIN jobs j ON j.id = a.job_id"
+                " WHERE a.outcome != 'not_fed' AND a.printer = ? ORDER BY a.id",
+                (printer,),
+            ):
+                if before + 1 in fed:
+                    problems.append(f"{named}blank {before + 1} is booked by two attempts")
+                fed[before + 1] = (ref, outcome, uid)
+            placed = {card.index for card in sim.hopper} | {card.index for card in sim.reject_box}
+            if set(fed) != placed:
+                problems.append(
+                    f"{named}blanks booked but not fed, or fed but not booked: {sorted(set(fed) ^ placed)[:5]}"
+                )
+            for card in sim.hopper:
+                ref, outcome, uid = fed.get(card.index, (None, None, None))
+                if outcome not in ("printed", "resolved:issued"):
+                    problems.append(f"{named}blank {card.index} in the output hopper was booked {outcome}")
+                if uid is not None and uid != card.chip_uid:
+                    problems.append(f"{named}blank {card.index} carries chip {card.chip_uid}, booked as {uid}")
+                if ref is not None:
+                    good[ref] += 1
+            for card in sim.reject_box:
+                _, outcome, _ = fed.get(card.index, (None, None, None))
+                if outcome not in ("spoiled", "resolved:spoiled"):
+                    problems.append(f"{named}blank {card.index} in the reject box was booked {outcome}")
+        twice = sorted(ref for ref, n in good.items() if n > 1)
+        missing = sorted(set(self.refs) - set(good))
+        if twice:
+            problems.append(f"{len(twice)} ref(s) with two good cards and no reprint asked: {twice[:3]}")
+        if missing:
+            problems.append(f"{len(missing)} ref(s) without a good card in an output hopper: {missing[:3]}")
+
+
+def _sim_options(settings: CampaignSettings, daemon: DaemonProcess, name: str, seed: int) -> dict[str, Any]:
+    """How a printer's simulator is served: its state file, link and encoder socket beside its daemon's files."""
+    return {
+        "state_file": daemon.state_file(name),
+        "name": name,
+        "cards": settings.blanks,
+        "seconds_per_card": settings.seconds_per_card,
+        "seconds_per_encode": settings.seconds_per_encode,
+        "spoil_rate": settings.spoil_rate,
+        "seed": seed,
+        "ribbon": "kb",
+        "encoder_socket": daemon.directory / f"{name}.enc",
+        "link": daemon.directory / f"{name}.tty",
+    }
+
+
+def _served_spec(options: dict[str, Any]) -> SimSpec:
+    """The daemon's side of a served simulator: the real Evolis driver over its pty, its encoder beside it."""
+    return SimSpec(
+        options["name"],
+        ribbon="kb",
+        transport=f"serial://{options['link']}?baudrate=115200",
+        encoder_url=f"sim+unix://{options['encoder_socket']}",
+    )
+
+
+class Campaign(_Verdict):
     """One campaign in ``directory``: a simulator process, a daemon process restarted after each kill."""
 
     def __init__(
@@ -214,16 +532,11 @@ class Campaign:
         self.on_kill = on_kill
         self.rng = random.Random(settings.seed)
         self.report = CampaignReport(settings)
-        self.encoder_socket = directory / "encoder.sock"
-        self.link = directory / "printer.tty"
-        spec = SimSpec(
-            PRINTER,
-            ribbon="kb",
-            transport=f"serial://{self.link}?baudrate=115200",
-            encoder_url=f"sim+unix://{self.encoder_socket}",
-        )
-        self.daemon = DaemonProcess(directory, [spec])
-        self.probe = Probe(self.daemon)
+        self.daemon = DaemonProcess(directory, [])
+        self.sim_options = _sim_options(settings, self.daemon, PRINTER, settings.seed)
+        self.daemon.printers = [_served_spec(self.sim_options)]
+        self.stations = {self.daemon.station: (self.daemon, (PRINTER,))}
+        self.probe = Probe(self.daemon.database, {PRINTER: self.daemon.state_file(PRINTER)})
         self.refs = [f"crash-{n:05d}" for n in range(settings.cards)]
         self._progress_at_start = 0
         self._skipped = 0
@@ -233,20 +546,8 @@ class Campaign:
     def run(self) -> CampaignReport:
         s = self.settings
         started = time.monotonic()
-        sim_options: dict[str, Any] = {
-            "state_file": self.daemon.state_file(PRINTER),
-            "name": PRINTER,
-            "cards": s.blanks,
-            "seconds_per_card": s.seconds_per_card,
-            "seconds_per_encode": s.seconds_per_encode,
-            "spoil_rate": s.spoil_rate,
-            "seed": s.seed,
-            "ribbon": "kb",
-            "encoder_socket": self.encoder_socket,
-            "link": self.link,
-        }
         try:
-            with served_sim(self.directory, **sim_options) as sim:
+            with served_sim(self.directory, **self.sim_options) as sim:
                 self._submit()
                 self._progress_at_start = self._progress()
                 while len(self.report.kills) < s.kills and self._progress() < s.cards:
@@ -272,32 +573,12 @@ class Campaign:
         face = self.directory / "face.png"
         face.write_bytes(card_png("CRASH CAMPAIGN - NOT AN IDENTITY DOCUMENT"))
         self.daemon.spawn(STATION)
-        client = self._client()
+        client = connected(self.daemon)
         client.call("stock.receive", {"count": self.settings.blanks, "ref": "DO-CRASH"})
         jobs = [{"ref": ref, "front": str(face), "chip": f"CHIP {ref}"} for ref in self.refs]
         result = client.call("jobs.submit_batch", {"jobs": jobs})
         assert isinstance(result, dict) and not result["rejected"], result
         client.close()
-
-    def _client(self) -> ControlClient:
-        deadline = time.monotonic() + 30
-        while True:
-            client = ControlClient(self.daemon.socket, timeout=60)
-            try:
-                client.connect()
-                client.call("status", {})
-                return client
-            except Exception:
-                client.close()
-                process = self.daemon.process
-                if time.monotonic() > deadline or (process is not None and process.poll() is not None):
-                    raise RuntimeError(f"printd did not start:\n{self.daemon.log_path.read_text()[-3000:]}") from None
-                time.sleep(0.05)
-
-    def _progress(self) -> int:
-        """Jobs past their printing: done, in doubt (a card that may be good), failed."""
-        queue = self.probe.queue()
-        return sum(queue.get(state, 0) for state in ("done", "in_doubt", "failed"))
 
     # ---- one incarnation: start, aim, kill, classify ----------------------------------------------------
 
@@ -310,7 +591,7 @@ class Campaign:
         progress = self._progress()
         skip = self._cards_to_skip(progress) if target not in ("claiming", "startup") else 0
         self._skipped += skip
-        offset = self.probe.log_size()
+        offset = log_size(self.daemon)
         process = running or self.daemon.spawn(STATION)
         spawned = time.monotonic()
         window = self._wait_for_marker(target, set(inherited), offset, min(progress + skip, self.settings.cards - 1))
@@ -319,7 +600,8 @@ class Campaign:
         process.wait(10)
         self.daemon.process = None
         after = time.monotonic() - spawned
-        phase = self._classify(set(inherited), offset, self.probe.sim())
+        reached = '"printer.opened"' in log_since(self.daemon, offset)
+        phase = classify(self.probe.open_attempts(), set(inherited), reached, self.probe.sim())
         # The simulator finishes the command it was given before the next daemon reaches it.
         time.sleep(self.settings.seconds_per_card + self.settings.seconds_per_encode + 0.02)
         kill = Kill(len(self.report.kills) + 1, target, phase, after)
@@ -366,9 +648,9 @@ class Campaign:
         while time.monotonic() < deadline:
             process = self.daemon.process
             if process is not None and process.poll() is not None:
-                raise RuntimeError(f"printd exited by itself:\n{self.probe.log_since(offset)[-3000:]}")
+                raise RuntimeError(f"printd exited by itself:\n{log_since(self.daemon, offset)[-3000:]}")
             if target in ("claiming", "startup"):
-                if marker in self.probe.log_since(offset):
+                if marker in log_since(self.daemon, offset):
                     return width
             elif self._progress() >= progress and self._in_phase(target, inherited):
                 return width
@@ -390,173 +672,219 @@ class Campaign:
             return card is not None and card.index == before + 1 and card.encoded == (target == "panels")
         return bool(sim.hopper) and sim.hopper[-1].index == before + 1  # after_eject
 
-    def _classify(self, inherited: set[int], offset: int, sim: SimState) -> str:
-        """The phase a kill landed in, from the database and the simulator as the kill left them (the simulator
-        may still finish the command it was given, which start-up settlement then sees)."""
-        attempts = self.probe.open_attempts()
-        reached = '"printer.opened"' in self.probe.log_since(offset)
-        if not attempts:
-            return "claiming" if reached else "booting"
-        attempt = max(attempts)
-        if attempt in inherited:
-            return "startup" if reached else "booting"
-        before = attempts[attempt]
-        if before is None:
-            return "other"
-        if sim.cards_fed == before:
-            return "write_ahead"
-        index = before + 1
-        if sim.cards_fed != index:
-            return "other"
-        if sim.card is not None and sim.card.index == index:
-            return "panels" if sim.card.encoded else "encoder"
-        if any(card.index == index for card in sim.hopper):
-            return "after_eject"
-        if any(card.index == index for card in sim.reject_box):
-            return "after_reject"
-        return "other"
 
-    # ---- the end: let it finish, resolve what is in doubt, stop --------------------------------------------
+class StationsCampaign(_Verdict):
+    """Stations on one PostgreSQL database, killed at random while they print, and the server restarted under them.
 
-    def _finish(self) -> None:
-        self.daemon.spawn(STATION)
-        client = self._client()
-        self._wait_idle()
-        self._check_before_resolving()
-        resolved: collections.Counter[str] = collections.Counter()
-        for job in self._jobs_in_doubt():
-            resolution = self._resolution(job)
-            client.call(
-                "jobs.resolve",
-                {"job": job, "resolution": resolution, "note": "checked against the simulator's hopper and reject box"},
-            )
-            resolved[resolution] += 1
-        self.report.resolved = dict(resolved)
-        self._wait_idle()
-        client.close()
-        code = self.daemon.stop()
-        if code != 0:
-            self.report.problems.append(f"printd exited {code} on SIGTERM")
+    The office (two printers) receives every blank and transfers the van's share to it, so each station's custody
+    is what its printers' feeders hold; a fifth of the jobs are bound to the van, a tenth to the office, the rest
+    go to whichever printer is free. ``settings.kills`` station daemons are killed (SIGKILL) and restarted, and
+    ``settings.server_restarts`` times the server goes down (by each of `SERVER_STOPS` in turn) and comes back,
+    the events in random order at random moments spread over the run.
+    """
 
-    def _wait_idle(self) -> None:
-        deadline = time.monotonic() + FINISH_TIMEOUT
-        while True:
-            queue = self.probe.queue()
-            if not queue.get("queued") and not queue.get("printing") and not self.probe.open_attempts():
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the run did not finish: {queue}; log:\n{self.probe.log_since(0)[-3000:]}")
-            time.sleep(0.05)
+    SERVER_DOWN_SECONDS = (0.2, 1.5)
+    KILL_WHILE_DOWN_SHARE = 0.3
+    """How often a station daemon is killed too while the server is down (its outcome in hand is then lost)."""
 
-    def _check_before_resolving(self) -> None:
-        """Every blank that left the feeder is in the ledger as issued, spoiled or in doubt."""
-        db = self.probe.db()
-        totals = dict(db.execute("SELECT place, count FROM stock_totals").fetchall())
-        sim = self.probe.sim()
-        booked = totals.get("issued", 0) + totals.get("spoiled", 0) + totals.get("in_doubt", 0)
-        self.report.unaccounted = sim.cards_fed - booked
-        if self.report.unaccounted != 0:
-            self.report.problems.append(
-                f"{sim.cards_fed} blanks left the feeder but {booked} are booked issued, spoiled or in doubt"
-            )
+    def __init__(
+        self,
+        directory: Path,
+        settings: CampaignSettings,
+        cluster: Cluster,
+        on_kill: Callable[[Kill], None] | None = None,
+        on_server: Callable[[str], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.cluster = cluster
+        self.on_kill = on_kill
+        self.on_server = on_server
+        self.rng = random.Random(settings.seed)
+        self.report = CampaignReport(settings)
+        self.url = cluster.fresh_database()
+        self.sim_options: dict[str, dict[str, Any]] = {}
+        self.stations = {}
+        for name, printers in STATIONS.items():
+            (directory / name).mkdir()
+            daemon = DaemonProcess(directory / name, [], station=name, database_url=self.url)
+            for printer in printers:
+                seed = settings.seed * 10 + len(self.sim_options)
+                self.sim_options[printer] = _sim_options(settings, daemon, printer, seed)
+                daemon.printers.append(_served_spec(self.sim_options[printer]))
+                # A ribbon for every blank (a new simulator's holds 500 cards): whichever printer takes more
+                # jobs while the others are down never runs out.
+                model = PrinterModel(sim_serial(printer), cards=settings.blanks, ribbon_type="kb")
+                model.replace_ribbon(cards=settings.blanks)
+                StateFile(daemon.state_file(printer)).save(model)
+            self.stations[name] = (daemon, printers)
+        self.probe = Probe(self.url, {printer: options["state_file"] for printer, options in self.sim_options.items()})
+        self.refs = [f"crash-{n:05d}" for n in range(settings.cards)]
+        self.began = 0.0
+        self._inherited: dict[str, set[int]] = {}
+        self._log_offset: dict[str, int] = {}
+        self._spawned: dict[str, float] = {}
 
-    def _jobs_in_doubt(self) -> list[int]:
-        rows = self.probe.db().execute("SELECT id FROM jobs WHERE state = 'in_doubt' ORDER BY id").fetchall()
-        return [job for (job,) in rows]
-
-    def _resolution(self, job: int) -> str:
-        """What an operator finds: the in-doubt card in the output hopper (printed), the reject box (spoiled)."""
-        db = self.probe.db()
-        before, after = db.execute(
-            "SELECT cards_fed_before, cards_fed_after FROM attempts WHERE job_id = ? AND outcome = 'unknown'"
-            " ORDER BY id DESC LIMIT 1",
-            (job,),
-        ).fetchone()
-        sim = self.probe.sim()
-        if before is None or after != before + 1:
-            self.report.problems.append(f"job {job}: in doubt with the counter moving {before} -> {after}")
-            return "spoiled"
-        index = before + 1
-        if any(card.index == index for card in sim.hopper):
-            return "printed"
-        if any(card.index == index for card in sim.reject_box):
-            return "spoiled"
-        self.report.problems.append(f"job {job}: its blank {index} is neither in the hopper nor in the reject box")
-        return "spoiled"
-
-    # ---- the physical truth ---------------------------------------------------------------------------------
-
-    def _check_against_the_truth(self) -> None:
-        report, problems = self.report, self.report.problems
-        sim = self.probe.sim()
-        store = self.daemon.open_store()
+    def run(self) -> CampaignReport:
+        started = time.monotonic()
         try:
-            try:
-                assert_ledger_consistent(store)
-            except AssertionError as exc:
-                problems.append(f"the ledger invariant does not hold: {exc}")
-            balance = store.balance()
-            events = store.ledger_events()
+            with contextlib.ExitStack() as stack:
+                served: list[ServedSim] = [
+                    stack.enter_context(served_sim(self.sim_options[printer]["state_file"].parent, **options))
+                    for printer, options in self.sim_options.items()
+                ]
+                self._begin()
+                events = self._events()
+                stops = [SERVER_STOPS[n % len(SERVER_STOPS)] for n in range(self.settings.server_restarts)]
+                for number, event in enumerate(events):
+                    if self._progress() >= self.settings.cards:
+                        break
+                    self._pause_before_next(len(events) - number)
+                    self._revive_the_fallen()
+                    if event == "server":
+                        self._server_down_and_up(stops.pop(0))
+                    else:
+                        self._kill_station(self._victim())
+                self._revive_the_fallen()
+                self._finish()
+                for sim in served:
+                    code = sim.stop()
+                    if code != 0:
+                        self.report.problems.append(f"a simulator exited {code} on SIGTERM")
+            self._check_against_the_truth()
         finally:
-            store.close()
-        db = self.probe.db()
-        report.cards_fed, report.issued, report.spoiled = sim.cards_fed, balance.issued, balance.spoiled
-        report.in_hopper, report.in_reject_box = len(sim.hopper), len(sim.reject_box)
-        report.in_doubt = sum(1 for e in events if e["kind"] == "in_doubt")
-        settled = dict(
-            db.execute(
-                "SELECT outcome, count(*) FROM attempts WHERE detail LIKE ? GROUP BY outcome", (INTERRUPTED + "%",)
-            ).fetchall()
-        )
-        report.settled_not_fed, report.settled_spoiled = settled.get("not_fed", 0), settled.get("spoiled", 0)
-        in_feeder = sim.feeder["count"]
-        expect = [
-            ("blanks in the printer", sim.card is not None, False),
-            ("in doubt after resolving", balance.in_doubt, 0),
-            ("issued vs cards in the output hopper", balance.issued, len(sim.hopper)),
-            ("spoiled vs cards in the reject box", balance.spoiled, len(sim.reject_box)),
-            ("on hand vs blanks in the feeder", balance.on_hand, in_feeder),
-            ("received vs blanks loaded", balance.received, sim.blanks_loaded),
-            ("blanks fed vs hopper + reject box", sim.cards_fed, len(sim.hopper) + len(sim.reject_box)),
-        ]
-        problems.extend(f"{what}: {got} != {want}" for what, got, want in expect if got != want)
-        self._check_each_card(db, sim)
+            for daemon, _ in self.stations.values():
+                daemon.kill()
+            self.probe.close()
+            self.report.seconds = time.monotonic() - started
+        return self.report
 
-    def _check_each_card(self, db: sqlite3.Connection, sim: SimState) -> None:
-        """Each card in the hopper is one job's good card, each in the reject box a spoiled one; no job lost."""
-        problems = self.report.problems
-        jobs = dict(db.execute("SELECT ref, state FROM jobs").fetchall())
-        self.report.jobs_done = sum(1 for state in jobs.values() if state == "done")
-        lost = [ref for ref in self.refs if jobs.get(ref) != "done"]
-        if lost or len(jobs) != len(self.refs):
-            problems.append(f"{len(lost)} job(s) not done (e.g. {lost[:3]}), {len(jobs)} jobs for {len(self.refs)}")
-        fed: dict[int, tuple[str, str, str | None]] = {}
-        for before, ref, outcome, uid in db.execute(
-            "SELECT a.cards_fed_before, j.ref, a.outcome, a.chip_uid FROM attempts a JOIN jobs j ON j.id = a.job_id"
-            " WHERE a.outcome != 'not_fed' ORDER BY a.id"
-        ):
-            if before + 1 in fed:
-                problems.append(f"blank {before + 1} is booked by two attempts")
-            fed[before + 1] = (ref, outcome, uid)
-        placed = {card.index for card in sim.hopper} | {card.index for card in sim.reject_box}
-        if set(fed) != placed:
-            problems.append(f"blanks booked but not fed, or fed but not booked: {sorted(set(fed) ^ placed)[:5]}")
-        good: collections.Counter[str] = collections.Counter()
-        for card in sim.hopper:
-            ref, outcome, uid = fed.get(card.index, (None, None, None))
-            if outcome not in ("printed", "resolved:issued"):
-                problems.append(f"blank {card.index} in the output hopper was booked {outcome}")
-            if uid is not None and uid != card.chip_uid:
-                problems.append(f"blank {card.index} carries chip {card.chip_uid}, booked as {uid}")
-            if ref is not None:
-                good[ref] += 1
-        for card in sim.reject_box:
-            _, outcome, _ = fed.get(card.index, (None, None, None))
-            if outcome not in ("spoiled", "resolved:spoiled"):
-                problems.append(f"blank {card.index} in the reject box was booked {outcome}")
-        twice = sorted(ref for ref, n in good.items() if n > 1)
-        missing = sorted(set(self.refs) - set(good))
-        if twice:
-            problems.append(f"{len(twice)} ref(s) with two good cards and no reprint asked: {twice[:3]}")
-        if missing:
-            problems.append(f"{len(missing)} ref(s) without a good card in the output hopper: {missing[:3]}")
+    def _events(self) -> list[str]:
+        """The station kills, with the server's restarts spread evenly among them (the first one early)."""
+        kills, restarts = self.settings.kills, self.settings.server_restarts
+        total = kills + restarts
+        at = {int((n + 0.5) * total / restarts) for n in range(restarts)} if restarts else set()
+        return ["server" if n in at else "station" for n in range(total)]
+
+    def _begin(self) -> None:
+        """Both stations running, the blanks received at the office and the van's share transferred to it, the
+        jobs submitted at the office; then printing starts."""
+        self.stations["office"][0].open_store().close()  # the schema, before anything reads it
+        for name in self.stations:
+            self._start(name)
+        blanks = self.settings.blanks
+        office, _ = self.stations["office"]
+        face = self.directory / "face.png"
+        face.write_bytes(card_png("STATIONS CAMPAIGN - NOT AN IDENTITY DOCUMENT"))
+        with connected(office) as client:
+            client.call("stock.receive", {"count": blanks * len(self.sim_options), "ref": "DO-CRASH"})
+            client.call("stock.transfer", {"count": blanks * len(STATIONS["van"]), "to": "van", "ref": "TR-VAN"})
+            jobs: list[dict[str, object]] = []
+            for n, ref in enumerate(self.refs):
+                job: dict[str, object] = {"ref": ref, "front": str(face), "chip": f"CHIP {ref}"}
+                if n % 10 in (1, 6):
+                    job["station"] = "van"
+                elif n % 10 == 3:
+                    job["station"] = "office"
+                jobs.append(job)
+            result = client.call("jobs.submit_batch", {"jobs": jobs})
+            assert isinstance(result, dict) and not result["rejected"], result
+        self.began = time.monotonic()
+
+    def _start(self, name: str) -> None:
+        """Start the station's daemon and wait until it answers; a start refused (its station lock not yet let go
+        by the killed one's connection) is tried again, as systemd would."""
+        daemon, printers = self.stations[name]
+        self._inherited[name] = {a for printer in printers for a in self.probe.open_attempts(printer)}
+        self._log_offset[name] = log_size(daemon)
+        for attempt in range(20):
+            daemon.spawn(STATION)
+            self._spawned[name] = time.monotonic()
+            try:
+                connected(daemon).close()
+                return
+            except RuntimeError:
+                daemon.kill()
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+
+    def _revive_the_fallen(self) -> None:
+        """A daemon that exited by itself is a finding; it is started again so the run can end."""
+        for name, (daemon, _) in self.stations.items():
+            process = daemon.process
+            if process is not None and process.poll() is not None:
+                self.report.problems.append(f"printd of {name} exited {process.returncode} by itself")
+                daemon.process = None
+            if daemon.process is None:
+                self._start(name)
+
+    def _pause_before_next(self, events_left: int) -> None:
+        """A random pause, on average the time the cards left will take shared out over the events left."""
+        elapsed = max(0.1, time.monotonic() - self.began)
+        done = self._progress()
+        guess = len(self.sim_options) / (self.settings.seconds_per_card + self.settings.seconds_per_encode + 0.05)
+        rate = done / elapsed if done >= 10 else guess
+        mean = max(0.05, 0.6 * (self.settings.cards - done) / rate / (events_left + 1))
+        time.sleep(self.rng.uniform(0.0, 2 * mean))
+
+    def _victim(self) -> str:
+        """A station, the office (two printers) twice as often as the van."""
+        return self.rng.choice([name for name, (_, printers) in self.stations.items() for _ in printers])
+
+    def _kill_station(self, name: str) -> None:
+        self._record_kill(name, *self._sigkill(name))
+        # The simulators finish the command they were given before the next daemon reaches them.
+        time.sleep(self.settings.seconds_per_card + self.settings.seconds_per_encode + 0.02)
+        self._start(name)
+
+    def _sigkill(self, name: str) -> tuple[float, dict[str, SimState], str]:
+        """Kill the station's daemon; what the kill left: seconds since its start, its simulators, its log."""
+        daemon, printers = self.stations[name]
+        process = daemon.process
+        assert process is not None
+        process.kill()
+        process.wait(10)
+        daemon.process = None
+        after = time.monotonic() - self._spawned[name]
+        return (
+            after,
+            {printer: self.probe.sim(printer) for printer in printers},
+            log_since(daemon, self._log_offset[name]),
+        )
+
+    def _record_kill(self, name: str, after: float, sims: dict[str, SimState], log: str) -> None:
+        """Each of the station's printers classified into the phase the kill found it in (the attempts the
+        database holds open, the simulators as the kill left them)."""
+        number = self.report.daemon_kills + 1
+        for printer in self.stations[name][1]:
+            phase = classify(
+                self.probe.open_attempts(printer), self._inherited[name], opened(log, printer), sims[printer]
+            )
+            kill = Kill(number, "random", phase, after, printer, station=name)
+            self.report.kills.append(kill)
+            if self.on_kill is not None:
+                self.on_kill(kill)
+
+    def _server_down_and_up(self, how: str) -> None:
+        """The server killed, shut down at once or stopped while the stations print, and started again; now and
+        then a station daemon killed while it is down (its phase read, and the daemon started, once the server is
+        back: a station cannot start without its database)."""
+        if how == "kill":
+            self.cluster.kill()
+        else:
+            self.cluster.stop(how)
+        killed = None
+        if self.rng.random() < self.KILL_WHILE_DOWN_SHARE:
+            time.sleep(self.rng.uniform(0.0, self.SERVER_DOWN_SECONDS[0]))
+            name = self._victim()
+            killed = (name, self._sigkill(name))
+        time.sleep(self.rng.uniform(*self.SERVER_DOWN_SECONDS))
+        self.cluster.start()
+        self.report.server_restarts.append(how)
+        if self.on_server is not None:
+            self.on_server(how)
+        if killed is not None:
+            name, left = killed
+            self._record_kill(name, *left)
+            self._start(name)

@@ -13,16 +13,18 @@ from typing import Any
 
 import pytest
 
+from tests.postgres import require_postgres
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_bench(script: str, *args: str, tmp_path: Path) -> dict[str, Any]:
+def run_bench(script: str, *args: str, tmp_path: Path, timeout: float = 120) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *args, "--dir", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert proc.returncode == 0, f"{script} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
@@ -77,3 +79,22 @@ def test_reports_benchmark_runs(tmp_path: Path) -> None:
     assert result["benchmark"] == "reports" and result["events"] >= 19_000
     assert set(result["ms"]) == {"daily", "monthly", "forecast", "berita_acara_10000"}
     assert result["berita_acara_blanks"] > 0
+
+
+def test_stations_benchmark_runs(tmp_path: Path) -> None:
+    require_postgres()
+    result = run_bench("stations.py", "--quick", "--json", tmp_path=tmp_path, timeout=300)
+    assert result["benchmark"] == "stations" and result["verified"] is True and result["problems"] == []
+    assert result["stations"] == [1, 2]
+    runs = {(run["engine"], run["stations"]): run for run in result["runs"]}
+    assert set(runs) == {("sqlite", 1), ("postgresql", 1), ("postgresql", 2)}
+    for run in runs.values():
+        assert run["cards"] == run["jobs"] == result["jobs"] and run["double_claims"] == 0
+        assert run["cards_per_second"] > 0 and run["claim_ms"]["n"] > 0
+        assert sum(run["cards_by_station"].values()) == run["cards"]
+    assert [only["stations"] for only in result["store_only"]] == [1, 2]
+    assert all(only["cards"] == only["jobs"] and only["double_claims"] == 0 for only in result["store_only"])
+    status = result["status_queued"]
+    assert status["queued"] == 2000 and status["status_idle_ms"]["n"] == status["status_printing_ms"]["n"] == 20
+    assert set(result["goals"]) == {"cards_per_second_most_vs_one", "claim_p99_ms", "double_claims", "status_p99_ms"}
+    assert list(tmp_path.iterdir()) == []
