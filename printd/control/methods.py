@@ -176,14 +176,26 @@ class Dispatcher:
     # ---- views --------------------------------------------------------------------------------------
 
     def status(self, _: NoParams, caller: Caller) -> dict[str, object]:
+        """The station now. When the database cannot even be read (a PostgreSQL server that is down or cut off),
+        status still answers with what the daemon knows by itself: its printers and the storage condition, the
+        parts read from the database (queue, stock, stations) None and no alerts."""
+        try:
+            stored: dict[str, object] = {
+                "queue": self.store.queue_counts(),
+                "stock": self.stock_summary(NoParams(), caller),
+                "alerts": self.station.alerts() + reconcile.alerts(self.store, self.station.views()),
+                "stations": self._stations(),
+            }
+        except StorageUnavailableError:
+            stored = {"queue": None, "stock": None, "alerts": [], "stations": None}
         return {
             "station": self.station_name,
             "printers": [view.as_dict() for view in self.station.views()],
-            "queue": self.store.queue_counts(),
-            "stock": self.stock_summary(NoParams(), caller),
-            "alerts": self.station.alerts() + reconcile.alerts(self.store, self.station.views()),
-            "storage": self.store.health.as_dict(),
-            "stations": self._stations(),
+            "queue": stored["queue"],
+            "stock": stored["stock"],
+            "alerts": stored["alerts"],
+            "storage": self.store.health.as_dict(),  # after the reads: a fault they met is in it
+            "stations": stored["stations"],
         }
 
     def _stations(self) -> list[dict[str, object]]:
