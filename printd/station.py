@@ -591,6 +591,9 @@ class Station:
         return [w.view for w in self.workers.values()]
 
     def card_done(self, printer: str, job: JobRecord, result: CardResult) -> None:
+        """A card's outcome is booked. The worker may hold the next card's claim, committed, or have a printer to
+        pause after this card: a storage fault met here must not end its step, or that claim would be dropped
+        unprinted (its job left printing until a restart) or the pause skipped."""
         log.info(
             f"job.{result.outcome.value}",
             job=job.id,
@@ -599,7 +602,8 @@ class Station:
             category=result.category.value if result.category else None,
             chip_uid=result.chip_uid,
         )
-        self.check_stock()
+        with contextlib.suppress(StorageUnavailableError):  # logged by the store; checked again after the next card
+            self.check_stock()
         for listener in self.listeners:
             listener(printer, job, result)
 
