@@ -19,7 +19,7 @@ from printd.control.report_methods import ReportMethods
 from printd.errors import PrintdError, invalid_params
 from printd.intake import parse_job
 from printd.jobs import JobEvent, JobState
-from printd.ledger import Resolution
+from printd.ledger import Balance, Resolution
 from printd.reports.settings import ReportSettings
 from printd.station import Station
 from printd.store import JobRecord, Store
@@ -217,12 +217,16 @@ class Dispatcher:
         return found
 
     def stock_summary(self, _: NoParams, caller: Caller) -> dict[str, object]:
+        """The whole queue's blanks, and each station's custody (every station that ran on the store, with or
+        without blanks). ``low``: this station's own custody is under its threshold."""
         balance = self.store.balance()
+        custody = {view.name: Balance() for view in self.store.stations()} | self.store.balance_by_station()
         summary: dict[str, object] = dict(balance.as_dict())
         summary["low_threshold"] = self.station.low_stock_threshold
-        summary["low"] = balance.on_hand < self.station.low_stock_threshold
+        own = custody.get(self.station_name, Balance())
+        summary["low"] = own.on_hand < self.station.low_stock_threshold
         summary["printers"] = self.store.balance_by_printer()
-        summary["stations"] = {name: balance.as_dict() for name, balance in self.store.balance_by_station().items()}
+        summary["stations"] = {name: custody[name].as_dict() for name in sorted(custody)}
         return summary
 
     def jobs_list(self, params: ListParams, _: Caller) -> list[dict[str, object]]:
