@@ -365,7 +365,10 @@ class SqlStore:
         if attempt.id not in self._unconfirmed_settles:
             return False
         self._unconfirmed_settles.discard(attempt.id)
-        (outcome,) = db.execute("SELECT outcome FROM attempts WHERE id = ?", (attempt.id,)).fetchone()
+        # The commit whose confirmation was lost may still be under way on the server (the retry comes at once over
+        # a new connection): its transaction holds the attempt's row, so wait for it and read what it committed.
+        sql = f"SELECT outcome FROM attempts WHERE id = ?{db.dialect.for_update}"
+        (outcome,) = db.execute(sql, (attempt.id,)).fetchone()
         return bool(outcome == result.outcome.value)
 
     def open_attempts(self, printer: str | None = None) -> list[Attempt]:
