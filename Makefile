@@ -40,16 +40,20 @@ typecheck: setup
 test: setup lint typecheck
 	$(BIN)/pytest -q
 
+# bench/stations.py runs real stations on a throwaway PostgreSQL cluster: about 35 minutes on 2 cores.
 bench: setup
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/panels.py
 	$(BIN)/python bench/vs_cups.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/stations.py
 
-# The long SIGKILL campaign (about 5 minutes on 2 cores); the test suite runs a 50-kill one.
+# The long SIGKILL campaign (about 5 minutes on 2 cores), then stations on a throwaway PostgreSQL cluster with their
+# daemons killed and the server restarted under them (about 3 minutes); the test suite runs short ones.
 crash-campaign: setup
 	$(BIN)/python bench/crash_campaign.py --kills 1000
+	$(BIN)/python bench/crash_campaign.py --postgres
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .pytest_cache .ruff_cache

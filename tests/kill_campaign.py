@@ -680,12 +680,16 @@ class StationsCampaign(_Verdict):
     is what its printers' feeders hold; a fifth of the jobs are bound to the van, a tenth to the office, the rest
     go to whichever printer is free. ``settings.kills`` station daemons are killed (SIGKILL) and restarted, and
     ``settings.server_restarts`` times the server goes down (by each of `SERVER_STOPS` in turn) and comes back,
-    the events in random order at random moments spread over the run.
+    the events at random moments spread over the run (the server's spread evenly among the kills); now and then a
+    kill comes as soon as a restarted daemon answers.
     """
 
     SERVER_DOWN_SECONDS = (0.2, 1.5)
     KILL_WHILE_DOWN_SHARE = 0.3
     """How often a station daemon is killed too while the server is down (its outcome in hand is then lost)."""
+    EARLY_SHARE = 0.25
+    """How often a kill comes as soon as the daemon restarted last answers: in its start-up settlement or first
+    claims."""
 
     def __init__(
         self,
@@ -724,6 +728,7 @@ class StationsCampaign(_Verdict):
         self._inherited: dict[str, set[int]] = {}
         self._log_offset: dict[str, int] = {}
         self._spawned: dict[str, float] = {}
+        self._last_started = ""
 
     def run(self) -> CampaignReport:
         started = time.monotonic()
@@ -739,12 +744,14 @@ class StationsCampaign(_Verdict):
                 for number, event in enumerate(events):
                     if self._progress() >= self.settings.cards:
                         break
-                    self._pause_before_next(len(events) - number)
+                    early = event == "station" and self._last_started and self.rng.random() < self.EARLY_SHARE
+                    if not early:
+                        self._pause_before_next(len(events) - number)
                     self._revive_the_fallen()
                     if event == "server":
                         self._server_down_and_up(stops.pop(0))
                     else:
-                        self._kill_station(self._victim())
+                        self._kill_station(self._last_started if early else self._victim())
                 self._revive_the_fallen()
                 self._finish()
                 for sim in served:
@@ -802,6 +809,7 @@ class StationsCampaign(_Verdict):
             self._spawned[name] = time.monotonic()
             try:
                 connected(daemon).close()
+                self._last_started = name
                 return
             except RuntimeError:
                 daemon.kill()
