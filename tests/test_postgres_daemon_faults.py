@@ -4,7 +4,7 @@ server answers, and every blank the simulators fed is booked once, as what the p
 show.
 
 These tests stop, kill and cut off their server: they run on a cluster of their own (listening on 127.0.0.1 too, for
-the proxy that cuts connections), never on the session's."""
+the proxy that cuts connections), never on the one the other tests share."""
 
 from __future__ import annotations
 
