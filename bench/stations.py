@@ -186,7 +186,8 @@ class Database:
         return rows[0][0] if rows else None
 
     def queue(self) -> dict[str, int]:
-        return {state: int(count) for state, count in self.rows("SELECT state, count FROM queue_counts")}
+        rows = self.rows("SELECT state, sum(count) FROM queue_counts GROUP BY state")
+        return {state: int(count) for state, count in rows}
 
     def close(self) -> None:
         self.conn.close()
@@ -567,8 +568,8 @@ def bulk_queue(url: str, count: int, face: bytes) -> None:
                     (now,),
                 )
                 conn.execute(
-                    "INSERT INTO queue_counts (state, count) VALUES ('queued', %s)"
-                    " ON CONFLICT (state) DO UPDATE SET count = queue_counts.count + excluded.count",
+                    "INSERT INTO queue_counts (station, state, count) VALUES ('bench', 'queued', %s)"
+                    " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
                     (size,),
                 )
         for table in ("jobs", "job_content", "job_events", "queue_counts"):

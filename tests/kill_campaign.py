@@ -237,7 +237,9 @@ class Probe:
         return dict(self.rows(sql, () if printer is None else (printer,)))
 
     def queue(self) -> dict[str, int]:
-        return dict(self.rows("SELECT state, count FROM queue_counts"))
+        return {
+            state: int(count) for state, count in self.rows("SELECT state, sum(count) FROM queue_counts GROUP BY state")
+        }
 
     def close(self) -> None:
         if self._db is not None:

@@ -70,10 +70,13 @@ HISTORY = (
 """Copied row for row with their ids and keys, in an order in which every reference finds its row already there."""
 
 TOTALS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "queue_counts": (("state",), ("count",)),
+    "queue_counts": (("station", "state"), ("count",)),
     "stock_totals": (("station", "place"), ("count",)),
     "printer_totals": (("printer", "place"), ("count",)),
-    "ledger_quarters": (("quarter", "kind", "resolution", "from_issued", "category"), ("events", "count")),
+    "ledger_quarters": (
+        ("quarter", "station", "kind", "resolution", "from_issued", "category"),
+        ("events", "count"),
+    ),
 }
 """The kept totals, (key columns, summed columns): the file's are added to the target's."""
 

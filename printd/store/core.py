@@ -212,7 +212,7 @@ class SqlStore:
     def queue_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in JobState}
         with self._read() as db:
-            counts.update(db.execute("SELECT state, count FROM queue_counts").fetchall())
+            counts.update(db.execute("SELECT state, sum(count) FROM queue_counts GROUP BY state").fetchall())
         return counts
 
     def queue_counts_from_jobs(self) -> dict[str, int]:
@@ -920,10 +920,12 @@ class SqlStore:
         return replace(job, state=target, printer=printer or job.printer, updated_at=now)
 
     def _count(self, db: Db, state: JobState, change: int) -> None:
+        """Move the kept count of jobs in ``state``, in this station's row: stations changing jobs at once never
+        wait for one another's row, and only the sum over stations means anything."""
         db.execute(
-            "INSERT INTO queue_counts (state, count) VALUES (?, ?)"
-            " ON CONFLICT (state) DO UPDATE SET count = queue_counts.count + excluded.count",
-            (state.value, change),
+            "INSERT INTO queue_counts (station, state, count) VALUES (?, ?, ?)"
+            " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
+            (self.station, state.value, change),
         )
 
     def _require_content(self, db: Db, job_id: int) -> None:
@@ -1021,6 +1023,7 @@ class SqlStore:
         ).fetchone()
         ledger_reads.count_in_quarter(
             db,
+            station,
             at,
             entry.kind.value,
             entry.resolution.value if entry.resolution else None,

@@ -103,7 +103,14 @@ CREATE TABLE stock_totals (
     count INTEGER NOT NULL,
     PRIMARY KEY (station, place)
 );
-CREATE TABLE queue_counts (state TEXT PRIMARY KEY, count INTEGER NOT NULL);
+-- Kept per station (the one that made the change), so stations booking at once never wait for one another's
+-- row; only the sums over stations mean anything.
+CREATE TABLE queue_counts (
+    station TEXT NOT NULL,
+    state TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (station, state)
+);
 CREATE TABLE printer_totals (
     printer TEXT NOT NULL,
     place TEXT NOT NULL,
@@ -142,13 +149,14 @@ CREATE TRIGGER reconciliations_append_only BEFORE UPDATE OR DELETE ON reconcilia
     FOR EACH ROW EXECUTE FUNCTION printd_refuse_change();
 CREATE TABLE ledger_quarters (
     quarter INTEGER NOT NULL,
+    station TEXT NOT NULL,
     kind TEXT NOT NULL,
     resolution TEXT NOT NULL,
     from_issued INTEGER NOT NULL,
     category TEXT NOT NULL,
     events INTEGER NOT NULL,
     count INTEGER NOT NULL,
-    PRIMARY KEY (quarter, kind, resolution, from_issued, category)
+    PRIMARY KEY (quarter, station, kind, resolution, from_issued, category)
 );
 CREATE TABLE handovers (
     number TEXT PRIMARY KEY,

@@ -7,6 +7,12 @@ from collections.abc import Callable
 
 from printd.store.ledger_reads import FILL_QUARTERS
 
+# Migration 5's fill of ledger_quarters as it was then, before 6 kept the sums per station.
+_FILL_QUARTERS_5 = (
+    "INSERT OR IGNORE INTO ledger_quarters SELECT CAST(at / 900 AS INTEGER), kind, coalesce(resolution, ''),"
+    " from_issued, coalesce(category, ''), count(*), sum(count) FROM ledger GROUP BY 1, 2, 3, 4, 5"
+)
+
 
 def _counted_totals(conn: sqlite3.Connection, station: str) -> None:
     """2: jobs counted by state and blanks by printer and place, kept in step with each change, so a status
@@ -36,7 +42,8 @@ def _stations(conn: sqlite3.Connection, station: str) -> None:
     """6: stations sharing a queue. Jobs may be bound to a station; attempts, printers and ledger events belong to
     one (this file's attempts and printers to ``station``, the one that opens it); the stock is kept per station's
     custody, folded from the ledger by the station each event was booked at; transfers move blanks between them,
-    each reference booked once. (Written to run again over its own tables, as 3 to 5 are.)"""
+    each reference booked once; the queue counts and quarter-hour sums are kept per station. (Written to run again
+    over its own tables, as 3 to 5 are.)"""
     from printd.ledger import Balance, LedgerEntry, LedgerKind, Resolution
 
     for table in ("jobs", "attempts", "printers", "ledger"):
@@ -48,6 +55,7 @@ def _stations(conn: sqlite3.Connection, station: str) -> None:
         conn.execute(statement)
     conn.execute("UPDATE attempts SET station = ? WHERE station IS NULL", (station,))
     conn.execute("UPDATE printers SET station = ? WHERE station IS NULL", (station,))
+    _kept_per_station(conn, station)
     if "station" in {row[1] for row in conn.execute("PRAGMA table_info(stock_totals)")}:
         return
     per: dict[str, Balance] = {}
@@ -61,6 +69,76 @@ def _stations(conn: sqlite3.Connection, station: str) -> None:
                 conn.execute("INSERT INTO custody_totals VALUES (?, ?, ?)", (owner, place, count))
     conn.execute("DROP TABLE stock_totals")
     conn.execute("ALTER TABLE custody_totals RENAME TO stock_totals")
+
+
+def _reports(conn: sqlite3.Connection, station: str) -> None:
+    """5: reports read the ledger by time: events by time, and kept sums by UTC quarter hour (every local midnight
+    is on one, so a day or a month is a range of them); spoiled blanks leave under a berita acara (handover), each
+    at most once. (Run again over 6's tables, the sums already there in 6's shape are left to it.)"""
+    for statement in _statements(_REPORTS):
+        conn.execute(statement)
+    if "station" not in {row[1] for row in conn.execute("PRAGMA table_info(ledger_quarters)")}:
+        conn.execute(_FILL_QUARTERS_5)
+
+
+_REPORTS = """
+CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
+CREATE TABLE IF NOT EXISTS ledger_quarters (
+    quarter INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    resolution TEXT NOT NULL,
+    from_issued INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (quarter, kind, resolution, from_issued, category)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS handovers (
+    number TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    at REAL NOT NULL,
+    station TEXT NOT NULL,
+    place TEXT NOT NULL,
+    through TEXT,
+    parties TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS handover_items (
+    spoil_id INTEGER PRIMARY KEY REFERENCES ledger (id),
+    number TEXT NOT NULL REFERENCES handovers (number),
+    ledger_id INTEGER NOT NULL UNIQUE REFERENCES ledger (id)
+);
+CREATE INDEX IF NOT EXISTS handover_items_number ON handover_items (number);
+CREATE TRIGGER IF NOT EXISTS handovers_no_update BEFORE UPDATE ON handovers
+    BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS handovers_no_delete BEFORE DELETE ON handovers
+    BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS handover_items_no_update BEFORE UPDATE ON handover_items
+    BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS handover_items_no_delete BEFORE DELETE ON handover_items
+    BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
+"""
+
+
+def _kept_per_station(conn: sqlite3.Connection, station: str) -> None:
+    """Queue counts and quarter-hour sums kept per station (the station that made each change), rebuilt from the
+    jobs and the ledger themselves."""
+    if "station" not in {row[1] for row in conn.execute("PRAGMA table_info(queue_counts)")}:
+        conn.execute("DROP TABLE queue_counts")
+        conn.execute(
+            "CREATE TABLE queue_counts (station TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL,"
+            " PRIMARY KEY (station, state))"
+        )
+        conn.execute("INSERT INTO queue_counts SELECT ?, state, count(*) FROM jobs GROUP BY state", (station,))
+    if "station" not in {row[1] for row in conn.execute("PRAGMA table_info(ledger_quarters)")}:
+        conn.execute("DROP TABLE ledger_quarters")
+        conn.execute(
+            "CREATE TABLE ledger_quarters (quarter INTEGER NOT NULL, station TEXT NOT NULL, kind TEXT NOT NULL,"
+            " resolution TEXT NOT NULL, from_issued INTEGER NOT NULL, category TEXT NOT NULL, events INTEGER NOT NULL,"
+            " count INTEGER NOT NULL, PRIMARY KEY (quarter, station, kind, resolution, from_issued, category))"
+            " WITHOUT ROWID"
+        )
+        conn.execute(FILL_QUARTERS)
 
 
 _STATIONS = """
@@ -214,48 +292,8 @@ MIGRATIONS: list[Migration] = [
             AND EXISTS (SELECT 1 FROM ledger WHERE kind = 'received' AND reference = NEW.reference)
         BEGIN SELECT RAISE(ABORT, 'a delivery reference is booked once'); END;
     """,
-    # 5: reports read the ledger by time: events by time, and kept sums by UTC quarter hour (every local midnight
-    # is on one, so a day or a month is a range of them); spoiled blanks leave under a berita acara (handover),
-    # each at most once.
-    f"""
-    CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
-    CREATE TABLE IF NOT EXISTS ledger_quarters (
-        quarter INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        resolution TEXT NOT NULL,
-        from_issued INTEGER NOT NULL,
-        category TEXT NOT NULL,
-        events INTEGER NOT NULL,
-        count INTEGER NOT NULL,
-        PRIMARY KEY (quarter, kind, resolution, from_issued, category)
-    ) WITHOUT ROWID;
-    {FILL_QUARTERS};
-    CREATE TABLE IF NOT EXISTS handovers (
-        number TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        at REAL NOT NULL,
-        station TEXT NOT NULL,
-        place TEXT NOT NULL,
-        through TEXT,
-        parties TEXT NOT NULL,
-        actor TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS handover_items (
-        spoil_id INTEGER PRIMARY KEY REFERENCES ledger (id),
-        number TEXT NOT NULL REFERENCES handovers (number),
-        ledger_id INTEGER NOT NULL UNIQUE REFERENCES ledger (id)
-    );
-    CREATE INDEX IF NOT EXISTS handover_items_number ON handover_items (number);
-    CREATE TRIGGER IF NOT EXISTS handovers_no_update BEFORE UPDATE ON handovers
-        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
-    CREATE TRIGGER IF NOT EXISTS handovers_no_delete BEFORE DELETE ON handovers
-        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
-    CREATE TRIGGER IF NOT EXISTS handover_items_no_update BEFORE UPDATE ON handover_items
-        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
-    CREATE TRIGGER IF NOT EXISTS handover_items_no_delete BEFORE DELETE ON handover_items
-        BEGIN SELECT RAISE(ABORT, 'a berita acara is never changed'); END;
-    """,
-    _stations,
+    _reports,  # 5: reads by time, quarter-hour sums, berita acara
+    _stations,  # 6: stations, custody, transfers
 ]
 
 
