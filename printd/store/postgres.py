@@ -173,6 +173,9 @@ class PostgresStore(SqlStore):
     def _reader_connection(self) -> psycopg.Connection[Any]:
         if self._reader is None or self._reader.closed:
             self._reader = self._connect()
+            # every BEGIN on it opens a read-only snapshot, in that one statement
+            self._reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            self._reader.read_only = True
         return self._reader
 
     @staticmethod
@@ -217,9 +220,7 @@ class PostgresStore(SqlStore):
         with self._read_lock:
             try:
                 with ExitStack() as stack:
-                    conn = self._begin(stack, self._reader_connection)
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    yield PgDb(conn)
+                    yield PgDb(self._begin(stack, self._reader_connection))
             except psycopg.Error as exc:
                 fault = classify(exc, self.where)
                 if fault is None:
