@@ -35,6 +35,7 @@ from printd.logging import get_logger
 from printd.printers import BuiltPrinter
 from printd.store import Attempt, Claim, JobRecord, Store
 from printd.store.health import StorageUnavailableError
+from printd.store.overview import Overview
 
 log = get_logger("printd.station")
 
@@ -631,10 +632,12 @@ class Station:
             return None
         return found if found is not None and on_hand < found[0] else None
 
-    def alerts(self) -> list[dict[str, object]]:
+    def alerts(self, overview: Overview | None = None) -> list[dict[str, object]]:
+        """The stock's warnings; ``overview``: the store's, read already for the same reply."""
+        overview = overview or self.store.overview()
+        balance = overview.balance
+        custody = overview.custody.get(self.store.station, Balance())
         alerts: list[dict[str, object]] = []
-        balance = self.store.balance()
-        custody = self.store.balance_by_station().get(self.store.station, Balance())
         shared = custody != balance  # other stations hold blanks too: say whose stock is meant
         here = f"in this station's custody ({self.store.station})" if shared else "on hand"
         if custody.on_hand < self.low_stock_threshold:
@@ -662,7 +665,7 @@ class Station:
                     "message": f"{balance.in_doubt} blank(s) in doubt; check the printers and resolve the jobs",
                 }
             )
-        if custody.on_hand <= 0 and self.store.queue_counts()["queued"]:
+        if custody.on_hand <= 0 and overview.queue["queued"]:
             alerts.append(
                 {
                     "event": "stock.exhausted",

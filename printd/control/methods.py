@@ -24,6 +24,8 @@ from printd.reports.settings import ReportSettings
 from printd.station import Station
 from printd.store import JobRecord, Store
 from printd.store.health import StorageUnavailableError
+from printd.store.overview import Overview
+from printd.store.stations import StationView
 from printd.validation import explain
 
 MAX_BATCH = 5000
@@ -180,11 +182,12 @@ class Dispatcher:
         status still answers with what the daemon knows by itself: its printers and the storage condition, the
         parts read from the database (queue, stock, stations) None and no alerts."""
         try:
+            overview = self.store.overview()  # one snapshot for the queue, the stock and the stations
             stored: dict[str, object] = {
-                "queue": self.store.queue_counts(),
-                "stock": self.stock_summary(NoParams(), caller),
-                "alerts": self.station.alerts() + reconcile.alerts(self.store, self.station.views()),
-                "stations": self._stations(),
+                "queue": overview.queue,
+                "stock": self._stock(overview),
+                "alerts": self.station.alerts(overview) + reconcile.alerts(self.store, self.station.views()),
+                "stations": self._stations(overview.stations),
             }
         except StorageUnavailableError:
             stored = {"queue": None, "stock": None, "alerts": [], "stations": None}
@@ -198,11 +201,11 @@ class Dispatcher:
             "stations": stored["stations"],
         }
 
-    def _stations(self) -> list[dict[str, object]]:
+    def _stations(self, views: list[StationView]) -> list[dict[str, object]]:
         """Every station on the store: this one as it is now, the others as they last said."""
         now = time.time()
         found = []
-        for view in self.store.stations():
+        for view in views:
             entry = view.as_dict(now)
             if view.name == self.station_name:
                 entry.update(
@@ -217,16 +220,17 @@ class Dispatcher:
         return found
 
     def stock_summary(self, _: NoParams, caller: Caller) -> dict[str, object]:
+        return self._stock(self.store.overview())
+
+    def _stock(self, overview: Overview) -> dict[str, object]:
         """The whole queue's blanks, and each station's custody (every station that ran on the store, with or
         without blanks). ``low``: this station's own custody is under its threshold."""
-        balance = self.store.balance()
-        custody = {view.name: Balance() for view in self.store.stations()} | self.store.balance_by_station()
-        summary: dict[str, object] = dict(balance.as_dict())
+        summary: dict[str, object] = dict(overview.balance.as_dict())
         summary["low_threshold"] = self.station.low_stock_threshold
-        own = custody.get(self.station_name, Balance())
+        own = overview.custody.get(self.station_name, Balance())
         summary["low"] = own.on_hand < self.station.low_stock_threshold
-        summary["printers"] = self.store.balance_by_printer()
-        summary["stations"] = {name: custody[name].as_dict() for name in sorted(custody)}
+        summary["printers"] = overview.printers
+        summary["stations"] = {name: custody.as_dict() for name, custody in overview.custody.items()}
         return summary
 
     def jobs_list(self, params: ListParams, _: Caller) -> list[dict[str, object]]:

@@ -36,6 +36,7 @@ from printd.store import cards, handovers, ledger_reads, receipts, reconciliatio
 from printd.store.cards import Card, CardFate
 from printd.store.health import StorageHealth, StorageUnavailableError
 from printd.store.ledger_reads import PeriodReads
+from printd.store.overview import Overview
 from printd.store.receipts import Receipt
 from printd.store.records import (
     Attempt,
@@ -70,6 +71,20 @@ _SHAPE_SUMS = "count(*), sum(count)"
 def _shape(kind: str, resolution: str | None, from_issued: int, count: int) -> LedgerEntry:
     """The events of one shape as one entry: ``count`` is their counts' sum (for the kinds that carry one)."""
     return LedgerEntry(LedgerKind(kind), int(count), Resolution(resolution) if resolution else None, bool(from_issued))
+
+
+def _custody(db: Db) -> dict[str, Balance]:
+    per: dict[str, Balance] = {}
+    for station, place, count in db.execute("SELECT station, place, count FROM stock_totals"):
+        setattr(per.setdefault(station, Balance()), place, int(count))
+    return dict(sorted(per.items()))
+
+
+def _printer_totals(db: Db) -> dict[str, dict[str, int]]:
+    per: dict[str, dict[str, int]] = {}
+    for printer, place, count in db.execute("SELECT printer, place, count FROM printer_totals"):
+        per.setdefault(printer, {"issued": 0, "spoiled": 0, "in_doubt": 0})[place] = int(count)
+    return per
 
 
 def _named_card(job: JobRecord, job_cards: list[Card], card: int | str) -> Card:
@@ -572,11 +587,18 @@ class SqlStore:
 
     def balance_by_station(self) -> dict[str, Balance]:
         """Each station's custody: its receipts and transfers, and what its printers did with them."""
-        per: dict[str, Balance] = {}
         with self._read() as db:
-            for station, place, count in db.execute("SELECT station, place, count FROM stock_totals"):
-                setattr(per.setdefault(station, Balance()), place, int(count))
-        return dict(sorted(per.items()))
+            return _custody(db)
+
+    def overview(self) -> Overview:
+        """The queue, every station's custody (an empty one for a station that never held a blank), each printer's
+        blanks and the stations, in one snapshot: what a status reply shows."""
+        with self._read() as db:
+            queue = {s.value: 0 for s in JobState}
+            queue.update(db.execute("SELECT state, sum(count) FROM queue_counts GROUP BY state").fetchall())
+            views = stations.views(db)
+            custody = {view.name: Balance() for view in views} | _custody(db)
+            return Overview(queue, dict(sorted(custody.items())), _printer_totals(db), views)
 
     def balance_from_ledger(self) -> Balance:
         """The balance folded from every ledger event: the truth the cached totals must equal. (Events of one
@@ -643,11 +665,8 @@ class SqlStore:
         return found
 
     def balance_by_printer(self) -> dict[str, dict[str, int]]:
-        per: dict[str, dict[str, int]] = {}
         with self._read() as db:
-            for printer, place, count in db.execute("SELECT printer, place, count FROM printer_totals"):
-                per.setdefault(printer, {"issued": 0, "spoiled": 0, "in_doubt": 0})[place] = count
-        return per
+            return _printer_totals(db)
 
     def balance_by_printer_from_ledger(self) -> dict[str, Balance]:
         """Per printer, the fold of its ledger events: the truth the kept per-printer totals must equal. Only

@@ -16,6 +16,7 @@ from printd.ledger import Balance, Reconciliation, Resolution
 from printd.store.cards import Card
 from printd.store.health import StorageHealth
 from printd.store.ledger_reads import PeriodReads
+from printd.store.overview import Overview
 from printd.store.receipts import Receipt
 from printd.store.records import (
     Attempt,
@@ -130,6 +131,10 @@ class Store(Protocol):
         ...
 
     def balance_by_station(self) -> dict[str, Balance]: ...
+
+    def overview(self) -> Overview:
+        """Queue, custody per station, blanks per printer and the stations, in one snapshot (for status)."""
+        ...
 
     def balance_by_station_from_ledger(self) -> dict[str, Balance]:
         """Per station, the fold of its events and the transfers into it: the truth the kept totals must equal."""

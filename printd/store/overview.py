@@ -1,0 +1,27 @@
+"""What a status reply reads of the store, in one snapshot: the queue, each station's custody, each printer's blanks
+and the stations themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from printd.ledger import Balance
+from printd.store.stations import StationView
+
+
+@dataclass(frozen=True)
+class Overview:
+    queue: dict[str, int]
+    custody: dict[str, Balance]
+    """Per station that ever held a blank or ran on the store (an empty custody for one that never held any)."""
+    printers: dict[str, dict[str, int]]
+    stations: list[StationView]
+
+    @property
+    def balance(self) -> Balance:
+        """The whole queue's blanks: every custody's places added up."""
+        total = Balance()
+        for custody in self.custody.values():
+            for place in fields(Balance):
+                setattr(total, place.name, getattr(total, place.name) + getattr(custody, place.name))
+        return total
