@@ -121,7 +121,10 @@ class PrinterWorker:
             except Exception as exc:  # a bug must not kill the printer's thread; it shows in status
                 log.exception("printer.loop_error", printer=self.name, error=type(exc).__name__)
                 self.view.detail = f"internal error: {type(exc).__name__}; see the log"
-                self._sleep(self.RETRY_FIRST_SECONDS)
+                # Wait without booking a held outcome here: that booking may be what failed, and a second failure
+                # must not end the thread; the next step offers it again.
+                self.wake.wait(self.RETRY_FIRST_SECONDS)
+                self.wake.clear()
         self._flush_pending()
         self._close()
         self._refuse_reconcile()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -22,6 +23,7 @@ from drivers.base import (
     PrinterStatus,
     Reason,
 )
+from printd.errors import PrintdError
 from printd.jobs import JobState
 from printd.printers import BuiltPrinter
 from printd.station import Station
@@ -199,3 +201,26 @@ def test_a_forecast_that_fails_does_not_stop_the_station(store: SqliteStore) -> 
     station.reorder = broken
     station.check_stock()
     assert not [a for a in station.alerts() if a["event"] == "stock.reorder"]
+
+
+def test_a_printer_thread_outlives_failures_to_book_a_held_card(
+    station: Station, store: SqliteStore, png: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A good card is held until booked. When booking it fails with an unexpected error, and fails again on the
+    retry the error handler used to make at once, the printer's thread goes on and books it when it can."""
+    failures = [PrintdError("internal", "booking failed"), PrintdError("internal", "booking failed again")]
+    for name in ("settle_and_claim", "settle_attempt"):
+        real = getattr(store, name)
+
+        def failing(*args: object, _real: Any = real, **kwargs: object) -> object:
+            if failures:
+                raise failures.pop(0)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, failing)
+    store.receive_stock(5, "DO", "t")
+    store.submit(new_job("A", png), "t")
+    station.start()
+    wait_for(lambda: not failures and store.get_job("A").state is JobState.DONE, 15, "the held card to be booked")
+    assert store.balance().issued == 1 and store.open_attempts() == []
+    assert station.worker("p1")._thread.is_alive()
