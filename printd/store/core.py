@@ -299,6 +299,9 @@ class SqlStore:
         if self.health.fault is not None:
             return None
         if printer in self._unconfirmed_claims:
+            # A claim holds its station's custody row to its commit: taking that row first waits for a lost claim
+            # still being committed, so its attempt is seen below.
+            self._available_blanks(db)
             self._settle_unconfirmed_claims(db, printer, counters)
         if self._available_blanks(db) <= 0:
             return None
