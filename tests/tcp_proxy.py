@@ -179,13 +179,15 @@ class TcpProxy:
                     break
                 if not data:
                     break
-                sink.sendall(data)
                 pattern = self._lose_after
                 if upstream and pattern is not None and pattern in tail + data:
+                    # the client is gone before these bytes reach the target, so no answer to them reaches it
                     self._lose_after = None
                     link.client_gone.set()
+                    sink.sendall(data)
                     _shut(link.client)
                     return
+                sink.sendall(data)
                 tail = (tail + data)[-len(pattern) :] if pattern else b""
         except OSError:
             pass
