@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...).
 DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core postgresql
 
-.PHONY: setup system-packages run test lint typecheck bench crash-campaign clean
+.PHONY: setup system-packages run test test-quick lint typecheck bench crash-campaign clean
 
 setup: system-packages $(STAMP)
 
@@ -39,6 +39,10 @@ typecheck: setup
 
 test: setup lint typecheck
 	$(BIN)/pytest -q
+
+# Everything but the scenarios marked slow (about 5 minutes less); CI runs 'make test'.
+test-quick: setup
+	$(BIN)/pytest -q -m "not slow"
 
 # bench/stations.py runs real stations on a throwaway PostgreSQL cluster: about 35 minutes on 2 cores.
 bench: setup

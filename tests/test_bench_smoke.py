@@ -81,6 +81,7 @@ def test_reports_benchmark_runs(tmp_path: Path) -> None:
     assert result["berita_acara_blanks"] > 0
 
 
+@pytest.mark.slow
 def test_stations_benchmark_runs(tmp_path: Path) -> None:
     require_postgres()
     result = run_bench("stations.py", "--quick", "--json", tmp_path=tmp_path, timeout=300)

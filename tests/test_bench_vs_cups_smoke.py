@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.cupsd import require_cups
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,7 @@ def run_vs_cups(tmp_path: Path) -> tuple[list[str], dict[str, Any]]:
     return lines, payload
 
 
+@pytest.mark.slow
 def test_vs_cups_quick_json(tmp_path: Path) -> None:
     lines, result = run_vs_cups(tmp_path)
     assert len(lines) == 1, "--json prints only the JSON line"

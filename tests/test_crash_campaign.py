@@ -12,12 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.kill_campaign import REQUIRED_PHASES, SERVER_STOPS, STATIONS, Campaign, CampaignSettings
 from tests.postgres import require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_no_blank_is_unaccounted_whatever_moment_printd_is_killed(tmp_path: Path) -> None:
     settings = CampaignSettings(cards=300, kills=50, seed=7)
     report = Campaign(tmp_path, settings).run()
@@ -59,6 +62,7 @@ def test_the_bench_runs_a_small_campaign_and_reports_its_counts(tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []  # the campaign's files went with it
 
 
+@pytest.mark.slow
 def test_stations_on_postgresql_lose_no_blank_when_their_daemons_and_the_server_are_killed(tmp_path: Path) -> None:
     require_postgres()
     argv = ["--postgres", "--kills", "6", "--server-restarts", "3", "--cards", "240", "--seconds-per-card", "0.1"]

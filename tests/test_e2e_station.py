@@ -78,6 +78,7 @@ def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DaemonPro
         yield d
 
 
+@pytest.mark.slow
 def test_a_days_cards_on_two_printers_every_blank_accounted(daemon: DaemonProcess, tmp_path: Path) -> None:
     over_serial = daemon.printers[0].transport is not None
     jobs_by_priority = CUPS_JOBS if daemon.printers[0].cups_queue is not None else JOBS

@@ -278,6 +278,7 @@ CUTS += ["commit reply lost", "cut and refuse", "commit reply lost", "commit rep
 commit reply strikes whichever commit comes next (a claim, a settlement, a read after a card): several of them."""
 
 
+@pytest.mark.slow
 def test_connections_cut_mid_card_again_and_again_no_card_lost_or_claimed_twice(
     server: Cluster, tmp_path: Path
 ) -> None:

@@ -266,6 +266,7 @@ def check_reply(answer: dict[str, Any]) -> None:
         assert error["data"]["code"] in EXPECTED_CODES, answer
 
 
+@pytest.mark.slow
 def test_ten_thousand_hostile_messages(daemon: DaemonProcess) -> None:
     before = snapshot(daemon.database)
     sent = {"messages": 0, "replies": 0}
