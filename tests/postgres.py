@@ -194,3 +194,25 @@ def postgres() -> Iterator[Cluster]:
     require_postgres()
     with throwaway_cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A cluster of the test module's own, also on TCP (127.0.0.1), for tests that stop, kill or cut the server:
+    the session's cluster, which other modules share, is never disturbed."""
+    require_postgres()
+    with throwaway_cluster(tcp=True) as made:
+        yield made
+
+
+@pytest.fixture
+def server(cluster: Cluster) -> Iterator[Cluster]:
+    """The module's own cluster, running at the start of a test and again after it, whatever the test did to it."""
+    _ensure_running(cluster)
+    yield cluster
+    _ensure_running(cluster)
+
+
+def _ensure_running(cluster: Cluster) -> None:
+    if cluster.process is None or cluster.process.poll() is not None:
+        cluster.start()

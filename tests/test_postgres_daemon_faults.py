@@ -28,7 +28,7 @@ from printd.errors import PrintdError
 from printd.store.postgres import PostgresStore
 from tests.conftest import assert_ledger_consistent, card_png, new_job, raw_sql
 from tests.daemon_harness import ROOT, DaemonProcess, SimSpec, wait_for
-from tests.postgres import Cluster, require_postgres, throwaway_cluster
+from tests.postgres import Cluster
 from tests.tcp_proxy import TcpProxy
 
 PRINTERS = [
@@ -41,26 +41,6 @@ STILL_SECONDS = 1.5
 """How long the feeders are watched, once every printer waits, for a blank that should not move."""
 UNREACHABLE = "store.unreachable"
 BLANKS = 1000
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    require_postgres()
-    with throwaway_cluster(tcp=True) as made:
-        yield made
-
-
-@pytest.fixture
-def server(cluster: Cluster) -> Iterator[Cluster]:
-    """The module's cluster, running at the start of a test and again after it, whatever the test did to it."""
-    _ensure_running(cluster)
-    yield cluster
-    _ensure_running(cluster)
-
-
-def _ensure_running(cluster: Cluster) -> None:
-    if cluster.process is None or cluster.process.poll() is not None:
-        cluster.start()
 
 
 class Printing:

@@ -24,7 +24,7 @@ from printd.store.core import UNCONFIRMED_CLAIM
 from printd.store.health import StorageUnavailableError
 from printd.store.postgres import CONNECT_OPTIONS, PostgresStore
 from tests.conftest import assert_ledger_consistent, card_png, new_job, raw_sql
-from tests.postgres import Cluster, require_postgres, throwaway_cluster
+from tests.postgres import Cluster
 from tests.tcp_proxy import TcpProxy
 
 HOLDER = "Ni Made Ayu Lestari"
@@ -36,26 +36,6 @@ RECOVERY_SECONDS = 5.0
 
 PNG = card_png()
 PRINTED = CardResult(Outcome.PRINTED, chip_uid="04A1B2", counters_after=Counters(cards_fed=1))
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    require_postgres()
-    with throwaway_cluster(tcp=True) as made:
-        yield made
-
-
-@pytest.fixture
-def server(cluster: Cluster) -> Iterator[Cluster]:
-    """The module's cluster, running at the start of a test and again after it, whatever the test did to it."""
-    _ensure_running(cluster)
-    yield cluster
-    _ensure_running(cluster)
-
-
-def _ensure_running(cluster: Cluster) -> None:
-    if cluster.process is None or cluster.process.poll() is not None:
-        cluster.start()
 
 
 @pytest.fixture
