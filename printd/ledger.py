@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 class LedgerKind(enum.StrEnum):
@@ -131,6 +131,15 @@ class Balance:
     def consumed(self) -> int:
         """Blanks taken from the stock by printing: of one printer's events, what its feeders gave out."""
         return self.issued + self.spoiled + self.in_doubt
+
+    @classmethod
+    def total(cls, parts: Iterable[Balance]) -> Balance:
+        """Balances added place by place (every station's custody: the whole queue's)."""
+        whole = cls()
+        for part in parts:
+            for place in fields(cls):
+                setattr(whole, place.name, getattr(whole, place.name) + getattr(part, place.name))
+        return whole
 
     @classmethod
     def fold(cls, entries: Iterable[LedgerEntry]) -> Balance:

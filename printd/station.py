@@ -615,13 +615,14 @@ class Station:
         """Log ``stock.low`` and ``stock.reorder`` once each time on hand falls below the threshold or the reorder
         point (again only after it rose above it)."""
         # Low stock is this station's custody (the van runs short on its own); the reorder point is the office's.
-        custody = self.store.balance_by_station().get(self.store.station)
+        by_station = self.store.balance_by_station()  # once a card: one read serves both
+        custody = by_station.get(self.store.station)
         on_hand = custody.on_hand if custody is not None else 0
         low = on_hand < self.low_stock_threshold
         if low and not self._low_stock_reported:
             log.warning("stock.low", on_hand=on_hand, threshold=self.low_stock_threshold)
         self._low_stock_reported = low
-        office = self.store.balance().on_hand
+        office = Balance.total(by_station.values()).on_hand
         reorder = self._below_reorder_point(office)
         if reorder is not None and not self._reorder_reported:
             log.warning("stock.reorder", on_hand=office, reorder_point=reorder[0], request=reorder[1])

@@ -3,7 +3,7 @@ and the stations themselves."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from printd.ledger import Balance
 from printd.store.stations import StationView
@@ -20,8 +20,4 @@ class Overview:
     @property
     def balance(self) -> Balance:
         """The whole queue's blanks: every custody's places added up."""
-        total = Balance()
-        for custody in self.custody.values():
-            for place in fields(Balance):
-                setattr(total, place.name, getattr(total, place.name) + getattr(custody, place.name))
-        return total
+        return Balance.total(self.custody.values())
