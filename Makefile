@@ -5,11 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...).
-DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core postgresql
+DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core postgresql chromium chromium-driver
 
-.PHONY: setup system-packages run test test-quick lint typecheck bench crash-campaign clean
+LOCALE := printd/locale
+CATALOGS := $(LOCALE)/id/LC_MESSAGES/printd.mo
 
-setup: system-packages $(STAMP)
+.PHONY: setup system-packages locale locale-extract run test test-quick lint typecheck bench crash-campaign clean
+
+setup: system-packages $(STAMP) locale
 
 system-packages:
 	@if [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then \
@@ -26,6 +29,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(STAMP)
+
+# The catalogs are compiled here, at build; only the .po sources are in git.
+locale: $(CATALOGS)
+
+$(LOCALE)/%/LC_MESSAGES/printd.mo: $(LOCALE)/%/LC_MESSAGES/printd.po $(STAMP)
+	$(BIN)/pybabel compile -q -D printd -d $(LOCALE) -l $*
+
+# After marking new messages: extract them and merge them into each catalog, then translate what is new.
+locale-extract: $(STAMP)
+	$(BIN)/pybabel extract -q -F babel.cfg --no-location --sort-output -k N_ -o $(LOCALE)/printd.pot .
+	$(BIN)/pybabel update -q -D printd -d $(LOCALE) -i $(LOCALE)/printd.pot --no-fuzzy-matching --ignore-obsolete
 
 run: setup
 	$(BIN)/python -m printd.demo --config config/printd.toml
