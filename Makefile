@@ -34,12 +34,12 @@ $(STAMP): pyproject.toml
 locale: $(CATALOGS)
 
 $(LOCALE)/%/LC_MESSAGES/printd.mo: $(LOCALE)/%/LC_MESSAGES/printd.po $(STAMP)
-	$(BIN)/pybabel compile -q -D printd -d $(LOCALE) -l $*
+	$(BIN)/pybabel compile -D printd -d $(LOCALE) -l $*
 
 # After marking new messages: extract them and merge them into each catalog, then translate what is new.
 locale-extract: $(STAMP)
-	$(BIN)/pybabel extract -q -F babel.cfg --no-location --sort-output -k N_ -o $(LOCALE)/printd.pot .
-	$(BIN)/pybabel update -q -D printd -d $(LOCALE) -i $(LOCALE)/printd.pot --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -k N_ -o $(LOCALE)/printd.pot .
+	$(BIN)/pybabel update -D printd -d $(LOCALE) -i $(LOCALE)/printd.pot --no-fuzzy-matching --ignore-obsolete
 
 run: setup
 	$(BIN)/python -m printd.demo --config config/printd.toml

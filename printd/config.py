@@ -99,6 +99,22 @@ class ControlConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     reserved_for_supervisors: Annotated[int, msgspec.Meta(ge=0, le=MAX_CLIENTS - 1)] | None = None  # none: 4
     socket_group: str | None = None
     roles: RolesConfig = msgspec.field(default_factory=RolesConfig)
+    # Unix users who may act on behalf of a dashboard account (the request's on_behalf_of): printd-web's own user.
+    web_users: list[Name] = msgspec.field(default_factory=lambda: ["printd-web"])
+
+
+class WebConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """printd-web, the dashboard: where it listens and who may see it (see printd/web/)."""
+
+    listen: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] = "127.0.0.1:8631"
+    tls_cert: str | None = None  # both or neither; required to listen beyond loopback unless insecure_lan
+    tls_key: str | None = None
+    insecure_lan: bool = False  # serve the LAN without TLS; every page then says so
+    anonymous_viewer: bool = False  # the pages (not the actions) without logging in
+    session_minutes: Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 60)] = 8 * 60  # a working day
+    language: Literal["id", "en"] = "id"  # when neither the account nor the browser says
+    login_attempts: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5  # failed logins per account and address ...
+    login_window_seconds: Annotated[float, msgspec.Meta(gt=0.0, le=DAY)] = 300.0  # ... within this long
 
 
 class SimPrinterConfig(msgspec.Struct, tag="sim", tag_field="type", forbid_unknown_fields=True, frozen=True):
@@ -147,6 +163,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     calendar: CalendarConfig = msgspec.field(default_factory=CalendarConfig)
     forecast: ForecastConfig = msgspec.field(default_factory=ForecastConfig)
     documents: DocumentsConfig = msgspec.field(default_factory=DocumentsConfig)
+    web: WebConfig = msgspec.field(default_factory=WebConfig)
 
     def printer_named(self, name: str) -> PrinterConfig | None:
         return next((p for p in self.printer if p.name == name), None)
@@ -163,6 +180,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         message = explain(exc)
         raise ConfigError(f"{source}: {message}{_allowed_range(message)}") from exc
     _check_control(config.control, f"{source}: key control")
+    _check_web(config.web, f"{source}: key web")
     _check_timezone(config.station.timezone, f"{source}: key station.timezone")
     _check_database(config.station.database, f"{source}: key station.database")
     if len(set(config.calendar.weekend)) >= 7:
@@ -249,6 +267,41 @@ def _check_control(control: ControlConfig, where: str) -> None:
         raise ConfigError(f"{where}.max_clients_per_user: must be at most max_clients ({limit})")
     if control.reserved_for_supervisors is not None and control.reserved_for_supervisors >= limit:
         raise ConfigError(f"{where}.reserved_for_supervisors: must be less than max_clients ({limit})")
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8631`` for IPv6) → (host, port); raises ``ValueError`` saying what is expected."""
+    host, sep, port = listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{listen[:64]!r} is not HOST:PORT; give an address such as 127.0.0.1:8631")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: only this PC can reach the dashboard there."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_web(web: WebConfig, where: str) -> None:
+    try:
+        host, _ = listen_address(web.listen)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.listen: {exc}") from None
+    if (web.tls_cert is None) != (web.tls_key is None):
+        raise ConfigError(f"{where}: give both tls_cert and tls_key (the certificate and its private key), or neither")
+    if not is_loopback(host) and web.tls_cert is None and not web.insecure_lan:
+        raise ConfigError(
+            f"{where}.listen: {web.listen!r} is reachable from the network, so it needs TLS: set tls_cert and"
+            " tls_key, or insecure_lan = true to accept that passwords cross the LAN unencrypted"
+        )
 
 
 def _check_printer(printer: PrinterConfig, where: str) -> None:
