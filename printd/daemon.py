@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from printd.activation import ActivationError, bound_path, control_socket, inherited_fds
+from printd.card_metrics import CardMetrics
 from printd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, PrinterConfig, load_config
 from printd.control.methods import Dispatcher
 from printd.control.server import ControlServer, ControlSocketError
@@ -68,7 +70,16 @@ class Daemon:
         built = printers if printers is not None else [build_printer(p) for p in config.printer]
         self.store.register_station([p.name for p in built], socket.gethostname(), os.getpid())
         self.printers = [watch(p, bounds_for(config.printer_named(p.name))) for p in built]
-        self.station = Station(self.store, self.printers, low_stock_threshold=station_config.low_stock_threshold)
+        self.metrics = CardMetrics(ZoneInfo(station_config.timezone))
+        self.metrics.seed_today(
+            self.store.period_reads(self.metrics.day_start(), time.time() + 1).rows, station_config.name
+        )
+        self.station = Station(
+            self.store,
+            self.printers,
+            low_stock_threshold=station_config.low_stock_threshold,
+            metrics=self.metrics,
+        )
         self.dispatcher = Dispatcher(self.store, self.station, station_config.name, ReportSettings.from_config(config))
         self.station.reorder = self.dispatcher.report_methods.reorder_point
         self.server = ControlServer(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from drivers.base import (
     Card,
@@ -28,6 +29,7 @@ from drivers.base import (
     PrinterOfflineError,
     PrinterStatus,
 )
+from printd.card_metrics import CardMetrics
 from printd.errors import PrintdError
 from printd.jobs import JobState
 from printd.ledger import Balance, Reconciliation
@@ -52,6 +54,8 @@ class PrinterView:
     paused: bool = False
     pause_reason: str | None = None
     current_job: int | None = None
+    current_ref: str | None = None  # the job's reference: what staff know it by
+    card_started_at: float | None = None  # when the card in the printer was begun (epoch)
     counters: Counters | None = None
     info: PrinterInfo | None = None
     detail: str = ""
@@ -70,6 +74,8 @@ class PrinterView:
             "paused": self.paused,
             "pause_reason": self.pause_reason,
             "current_job": self.current_job,
+            "current_ref": self.current_ref,
+            "card_started_at": self.card_started_at,
             "counters": counters,
             "model": self.info.model if self.info else None,
             "serial_number": self.info.serial_number if self.info else None,
@@ -216,12 +222,14 @@ class PrinterWorker:
         return claim
 
     def _print(self, claim: Claim) -> None:
-        self.view.current_job = claim.job.id
+        self.view.current_job, self.view.current_ref = claim.job.id, claim.job.ref
+        self.view.card_started_at = time.time()
         self.view.state = MajorState.BUSY.value
         content = claim.content
         card = Card(front=content.front, back=content.back, chip_payload=content.chip)
         log.debug("job.printing", job=claim.job.id, printer=self.name, attempt=claim.attempt.number)
         unprintable = False
+        started = time.monotonic()
         try:
             result = self.printer.driver.print_card(card)
         except PrinterOfflineError as exc:
@@ -233,7 +241,8 @@ class PrinterWorker:
         except Exception as exc:  # the contract says drivers return outcomes; if one raises, never guess
             log.exception("printer.driver_raised", printer=self.name, job=claim.job.id)
             result = CardResult(Outcome.UNKNOWN, detail=f"the driver failed mid-card ({type(exc).__name__})")
-        self.view.current_job = None
+        self.station.metrics.card_cycle(self.name, time.monotonic() - started)
+        self.view.current_job = self.view.current_ref = self.view.card_started_at = None
         if result.outcome is Outcome.PRINTED:
             # booked together with the next claim, after the printer's status is read (one commit a card)
             self._pending = (claim, result)
@@ -509,9 +518,11 @@ class Station:
         printers: list[BuiltPrinter],
         *,
         low_stock_threshold: int = 0,
+        metrics: CardMetrics | None = None,
     ) -> None:
         self.store = store
         self.low_stock_threshold = low_stock_threshold
+        self.metrics = metrics if metrics is not None else CardMetrics(ZoneInfo("Asia/Jakarta"))
         self.stopping = threading.Event()
         self.listeners: list[CardListener] = []
         self._low_stock_reported = False
@@ -606,6 +617,7 @@ class Station:
             category=result.category.value if result.category else None,
             chip_uid=result.chip_uid,
         )
+        self.metrics.card_booked(printer, result)
         with contextlib.suppress(StorageUnavailableError):  # logged by the store; checked again after the next card
             self.check_stock()
         for listener in self.listeners:

@@ -36,4 +36,5 @@ ROLE_TABLE: dict[str, Role] = {
     "spoiled.handovers": Role.VIEWER,
     "spoiled.handover_get": Role.VIEWER,
     "spoiled.handover": Role.SUPERVISOR,
+    "station.metrics": Role.VIEWER,
 }

@@ -21,7 +21,7 @@ from printd.intake import parse_job
 from printd.jobs import JobEvent, JobState
 from printd.ledger import Balance, Resolution
 from printd.reports.settings import ReportSettings
-from printd.station import Station
+from printd.station import PrinterView, Station
 from printd.store import JobRecord, Store
 from printd.store.health import StorageUnavailableError
 from printd.store.overview import Overview
@@ -156,6 +156,7 @@ class Dispatcher:
             # difference (an adjustment) stays with supervisors.
             "printers.reconcile": Method(op, ReconcileParams, self.printers_reconcile),
             "spoiled.list": Method(view, SpoiledParams, self.spoiled_list),
+            "station.metrics": Method(view, NoParams, self.station_metrics),
         }
         self.report_methods = ReportMethods(store, station_name, lambda: self.reports)
         for name, (role, params, handler) in self.report_methods.table().items():
@@ -193,13 +194,22 @@ class Dispatcher:
             stored = {"queue": None, "stock": None, "alerts": [], "stations": None}
         return {
             "station": self.station_name,
-            "printers": [view.as_dict() for view in self.station.views()],
+            "printers": [self._printer(view) for view in self.station.views()],
             "queue": stored["queue"],
             "stock": stored["stock"],
             "alerts": stored["alerts"],
             "storage": self.store.health.as_dict(),  # after the reads: a fault they met is in it
             "stations": stored["stations"],
         }
+
+    def _printer(self, view: PrinterView) -> dict[str, object]:
+        printer = view.as_dict()
+        printer["cards_today"] = self.station.metrics.today(view.name)
+        return printer
+
+    def station_metrics(self, _: NoParams, caller: Caller) -> dict[str, object]:
+        """Running figures of the cards since the daemon started (for the dashboard and Prometheus)."""
+        return self.station.metrics.snapshot()
 
     def _stations(self, views: list[StationView]) -> list[dict[str, object]]:
         """Every station on the store: this one as it is now, the others as they last said."""
