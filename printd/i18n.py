@@ -6,15 +6,24 @@ compiled to ``printd.mo`` at build (``make locale``), never committed compiled. 
 catalog, the marked text itself.
 
 printctl's language comes from the environment (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, in gettext's
-order); the dashboard's from the account's setting or the browser's ``Accept-Language``.
+order); the dashboard's from the account's setting or the browser's ``Accept-Language``. Numbers and times are
+written the reader's way by Babel, except in the C/POSIX locale (or none at all), where they stay plain (``4980``,
+``2026-12-06 09:30:00``): what scripts reading printctl under ``LANG=C`` always saw.
+
+Marking: ``_("...")`` translates now; ``N_("...")`` marks a message kept in a table and translated where it is shown;
+``NP_("context", "...")`` does the same for a word that needs a context (``pgettext``), such as a machine value
+shown as a label (``NP_("job state", "in_doubt")``). Placeholders are named (``{count}``) so a translation may
+reorder them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import datetime as dt
 import gettext
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -70,6 +79,17 @@ def from_environment(environ: Mapping[str, str] | None = None) -> str:
     return SOURCE_LANGUAGE
 
 
+def plain_from_environment(environ: Mapping[str, str] | None = None) -> bool:
+    """True when the environment names no locale, or the C/POSIX one (``LC_ALL``, else ``LANG``): numbers and times
+    are then written plain, without a locale's conventions, as a program reading the output expects."""
+    env = os.environ if environ is None else environ
+    for variable in ("LC_ALL", "LANG"):
+        value = env.get(variable, "")
+        if value:
+            return value.split(".", 1)[0] in ("C", "POSIX")
+    return True
+
+
 def from_accept_language(header: str | None, default: str = LANGUAGES[0]) -> str:
     """The dashboard's language from the browser's ``Accept-Language``: the highest-weighted one printd speaks."""
     if not header:
@@ -90,12 +110,29 @@ def from_accept_language(header: str | None, default: str = LANGUAGES[0]) -> str
 
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("printd_language", default=SOURCE_LANGUAGE)
+_plain: contextvars.ContextVar[bool] = contextvars.ContextVar("printd_plain_formats", default=False)
 
 
-def set_language(language: str) -> None:
-    """Make ``language`` the one ``_()`` answers in, for this context (printctl sets it once at start)."""
+def set_language(language: str, *, plain: bool = False) -> None:
+    """Make ``language`` the one ``_()`` answers in, for this context (printctl sets it once at start); ``plain``:
+    numbers and times without a locale's conventions (see ``plain_from_environment``)."""
     translation(language)  # fails now, naming the missing catalog, rather than at the first message
     _current.set(language)
+    _plain.set(plain)
+
+
+@contextlib.contextmanager
+def speaking(language: str, *, plain: bool | None = None) -> Iterator[None]:
+    """``set_language`` for the ``with`` block only; the language before it is back afterwards (``plain``: None
+    keeps the current setting)."""
+    translation(language)
+    token = _current.set(language)
+    plain_token = _plain.set(_plain.get() if plain is None else plain)
+    try:
+        yield
+    finally:
+        _plain.reset(plain_token)
+        _current.reset(token)
 
 
 def current_language() -> str:
@@ -112,9 +149,20 @@ def ngettext(singular: str, plural: str, count: int) -> str:
     return translation(_current.get()).ngettext(singular, plural, count)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the current language, as meant in ``context`` (the same English word may need two
+    translations)."""
+    return translation(_current.get()).pgettext(context, message)
+
+
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark, translate later")
     """Mark ``message`` for extraction only; it is translated where it is shown."""
     return message
+
+
+def NP_(context: str, message: str) -> tuple[str, str]:  # noqa: N802 (N_ with a context)
+    """Mark ``message`` in ``context`` for extraction only; ``pgettext(*marked)`` translates it where it is shown."""
+    return context, message
 
 
 @cache
@@ -124,7 +172,10 @@ def locale(language: str) -> babel.Locale:
 
 
 def format_number(value: float, language: str | None = None) -> str:
-    """``12,345`` in English, ``12.345`` in Indonesian."""
+    """``12,345`` in English, ``12.345`` in Indonesian; ``12345`` when the reader asked for plain formats (and named
+    no ``language``)."""
+    if language is None and _plain.get():
+        return str(value)
     return babel.numbers.format_decimal(value, locale=locale(language or _current.get()))
 
 
@@ -134,7 +185,11 @@ def format_date(value: object, language: str | None = None, fmt: str = "medium")
 
 
 def format_datetime(value: object, language: str | None = None, fmt: str = "medium", tzinfo: object = None) -> str:
-    """A moment in the office's zone (``tzinfo``) as the reader writes it."""
+    """A moment in the office's zone (``tzinfo``) as the reader writes it: ``6 Des 2026 09.30.00`` in Indonesian;
+    ``2026-12-06 09:30:00`` when the reader asked for plain formats (and named no ``language``)."""
+    if language is None and _plain.get() and isinstance(value, dt.datetime):
+        moment = value.astimezone(tzinfo) if isinstance(tzinfo, dt.tzinfo) else value
+        return f"{moment:%Y-%m-%d %H:%M:%S}"
     return babel.dates.format_datetime(
         value,  # type: ignore[arg-type]
         format=fmt,
