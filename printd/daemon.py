@@ -95,7 +95,9 @@ class Daemon:
             max_clients=config.control.max_clients,
             max_clients_per_user=config.control.max_clients_per_user,
             reserved_for_supervisors=config.control.reserved_for_supervisors,
+            web_users=config.control.web_users,
         )
+        self.dispatcher.user_methods.roles = config.control.roles.as_dict()
         self.spool = (
             SpoolWatcher(
                 self.store, Path(station_config.spool), self.station.notify_work, config.control.roles.as_dict()

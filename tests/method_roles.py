@@ -37,4 +37,13 @@ ROLE_TABLE: dict[str, Role] = {
     "spoiled.handover_get": Role.VIEWER,
     "spoiled.handover": Role.SUPERVISOR,
     "station.metrics": Role.VIEWER,
+    # Dashboard accounts: supervisors keep them. users.language and users.authenticate are open to every role at
+    # the socket and decide in the method (the account itself; printd-web's user only): tests/test_accounts.py.
+    "users.list": Role.SUPERVISOR,
+    "users.add": Role.SUPERVISOR,
+    "users.passwd": Role.SUPERVISOR,
+    "users.disable": Role.SUPERVISOR,
+    "users.enable": Role.SUPERVISOR,
+    "users.language": Role.VIEWER,
+    "users.authenticate": Role.VIEWER,
 }

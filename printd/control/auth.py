@@ -65,6 +65,10 @@ class Caller:
     role: Role | None
     gids: frozenset[int] = frozenset()
     """Every group the caller holds, looked up once for the connection (empty: only ``gid`` is known)."""
+    acts_for_accounts: bool = False
+    """The Unix user may act on behalf of dashboard accounts: root, printd's own user, ``[control] web_users``."""
+    account: str | None = None
+    """The dashboard account a request is made on behalf of; ``user`` is then ``web:NAME``, ``role`` the account's."""
 
     def reader(self) -> Reader:
         """The caller as a reader of files: printd reads a file for them only if they may read it themselves."""

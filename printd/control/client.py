@@ -1,7 +1,9 @@
-"""A small synchronous control-socket client, for printctl, tests and benchmarks."""
+"""Control-socket clients: a small synchronous one (printctl, tests, benchmarks) and an asyncio one (printd-web)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 from collections import deque
@@ -66,17 +68,23 @@ class ControlClient:
             raise DaemonUnreachableError(self.path, _reason(self.path, exc)) from None
         self._sock = sock
 
-    def call(self, method: str, params: Mapping[str, object] | None = None) -> object:
+    def call(
+        self, method: str, params: Mapping[str, object] | None = None, *, on_behalf_of: str | None = None
+    ) -> object:
+        """``on_behalf_of``: a dashboard account the request is made for (printd-web's user only): the daemon applies
+        the account's role and records ``web:NAME`` as the actor."""
         rid = self._next_id
         self._next_id += 1
-        reply = self._roundtrip(encode_request(rid, method, params), rid)
+        reply = self._roundtrip(encode_request(rid, method, params, on_behalf_of=on_behalf_of), rid)
         if reply.error is not None:
             raise reply.error
         return reply.result
 
-    def notify(self, method: str, params: Mapping[str, object] | None = None) -> None:
+    def notify(
+        self, method: str, params: Mapping[str, object] | None = None, *, on_behalf_of: str | None = None
+    ) -> None:
         """Send a notification: the daemon runs it and answers nothing."""
-        self._send(encode_request(None, method, params))
+        self._send(encode_request(None, method, params, on_behalf_of=on_behalf_of))
 
     def close(self) -> None:
         if self._sock is not None:
@@ -142,3 +150,98 @@ class ControlClient:
         self._pending.extend(self._lines.feed(chunk))
         if self._lines.overflowed:
             raise DaemonUnreachableError(self.path, "reply too large")
+
+
+class AsyncControlClient:
+    """One connection to printd for asyncio code: ``await call(...)`` returns the result or raises ``PrintdError``.
+
+    Calls from many tasks take turns on the connection (the daemon answers a connection's requests in order). A
+    connection the daemon closed (its idle timeout, a restart) is opened again at the next call; a call that cannot
+    reach the daemon, or gets no reply within ``timeout``, raises ``DaemonUnreachableError`` and drops the connection.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_SOCKET, *, timeout: float | None = 30.0) -> None:
+        self.path = os.fspath(path)
+        self.timeout = timeout
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._lines = LineBuffer(MAX_REPLY_BYTES)
+        self._pending: deque[bytes] = deque()
+        self._next_id = 1
+        self._turn = asyncio.Lock()
+
+    async def call(
+        self, method: str, params: Mapping[str, object] | None = None, *, on_behalf_of: str | None = None
+    ) -> object:
+        """As ``ControlClient.call``."""
+        async with self._turn:
+            rid = self._next_id
+            self._next_id += 1
+            data = encode_request(rid, method, params, on_behalf_of=on_behalf_of)
+            try:
+                reply = await asyncio.wait_for(self._roundtrip(data, rid), self.timeout)
+            except TimeoutError:
+                self._drop()
+                raise DaemonUnreachableError(self.path, f"no reply within {self.timeout} s") from None
+            except BaseException:
+                self._drop()  # cancelled or failed mid-request: its reply must not answer the next one
+                raise
+        if reply.error is not None:
+            raise reply.error
+        return reply.result
+
+    async def close(self) -> None:
+        writer = self._writer
+        self._drop()
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def __aenter__(self) -> AsyncControlClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _drop(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+        self._lines = LineBuffer(MAX_REPLY_BYTES)
+        self._pending.clear()
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._reader is not None and self._reader.at_eof():
+            self._drop()  # closed by the daemon while idle: nothing of a request was lost
+        if self._reader is None or self._writer is None:
+            try:
+                self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=64 * 1024)
+            except OSError as exc:
+                raise DaemonUnreachableError(self.path, _reason(self.path, exc)) from None
+        return self._reader, self._writer
+
+    async def _roundtrip(self, data: bytes, rid: int) -> Response:
+        reader, writer = await self._connection()
+        try:
+            writer.write(data)
+            await writer.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon stopped reading; it may still have answered (a request too large)
+        try:
+            while True:
+                while not self._pending:
+                    chunk = await reader.read(64 * 1024)
+                    if not chunk:
+                        raise DaemonUnreachableError(self.path, "the daemon closed the connection without answering")
+                    self._pending.extend(self._lines.feed(chunk))
+                    if self._lines.overflowed:
+                        raise DaemonUnreachableError(self.path, "reply too large")
+                reply = parse_response(self._pending.popleft())
+                if reply.id == rid or reply.id is None:
+                    return reply
+        except OSError as exc:
+            raise DaemonUnreachableError(self.path, f"connection lost ({exc.strerror or exc})") from None
+        except ValueError as exc:
+            raise DaemonUnreachableError(self.path, f"unreadable reply ({exc})") from None

@@ -16,6 +16,7 @@ from drivers.base import SpoilCategory
 from printd import reconcile
 from printd.control.auth import Caller, Role
 from printd.control.report_methods import ReportMethods
+from printd.control.user_methods import UserMethods
 from printd.errors import PrintdError, invalid_params
 from printd.intake import parse_job
 from printd.jobs import JobEvent, JobState
@@ -159,8 +160,13 @@ class Dispatcher:
             "station.metrics": Method(view, NoParams, self.station_metrics),
         }
         self.report_methods = ReportMethods(store, station_name, lambda: self.reports)
-        for name, (role, params, handler) in self.report_methods.table().items():
+        self.user_methods = UserMethods(store)
+        for name, (role, params, handler) in (self.report_methods.table() | self.user_methods.table()).items():
             self.methods[name] = Method(role, params, handler)
+
+    def acting_role(self, account: str) -> Role:
+        """The role of a dashboard account a request is made for (see printd/control/user_methods.py)."""
+        return self.user_methods.acting_role(account)
 
     def required_role(self, method: str) -> Role | None:
         entry = self.methods.get(method)

@@ -21,19 +21,24 @@ MAX_PARAMS_DEPTH = 32
 
 RequestId = str | int | None
 
-_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
+MAX_ACCOUNT_NAME = 64
+"""The longest ``on_behalf_of``: a dashboard account's name."""
+
+_MEMBERS = frozenset({"jsonrpc", "id", "method", "params", "on_behalf_of"})
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A well-formed request. ``notification`` is true when it had no ``id``: it must not be answered."""
+    """A well-formed request. ``notification`` is true when it had no ``id``: it must not be answered.
+    ``on_behalf_of``: the dashboard account printd-web makes the request for (the server decides if it may)."""
 
     method: str
     params: dict[str, object] = field(default_factory=dict)
     id: RequestId = None
     notification: bool = False
+    on_behalf_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +208,8 @@ def parse_request(line: bytes) -> Request | ProtocolViolation:
     anything but an object; batch requests (a JSON array; unsupported, send one request per line instead);
     ``jsonrpc`` other than ``"2.0"``; a non-string ``method``; ``params`` other than an object (positional
     params are unsupported); an ``id`` other than a string, an integer or null; members beyond ``jsonrpc``,
-    ``id``, ``method`` and ``params``; nesting deeper than ``MAX_PARAMS_DEPTH`` levels. The violation carries
+    ``id``, ``method``, ``params`` and ``on_behalf_of``; an ``on_behalf_of`` other than a string of 1 to
+    ``MAX_ACCOUNT_NAME`` characters; nesting deeper than ``MAX_PARAMS_DEPTH`` levels. The violation carries
     the request's id when it could be read, so the answer can name it. A request without ``id`` is a
     notification: it is served but never answered.
     """
@@ -245,10 +251,17 @@ def parse_request(line: bytes) -> Request | ProtocolViolation:
     extra = obj.keys() - _MEMBERS
     if extra:
         names = ", ".join(sorted(repr(k[:40]) for k in extra)[:5])
-        return _invalid(f"Unknown request members {names}; only jsonrpc, id, method and params are allowed.", rid)
+        return _invalid(
+            f"Unknown request members {names}; only jsonrpc, id, method, params and on_behalf_of are allowed.", rid
+        )
+    on_behalf_of = obj.get("on_behalf_of")
+    if "on_behalf_of" in obj and not (isinstance(on_behalf_of, str) and 0 < len(on_behalf_of) <= MAX_ACCOUNT_NAME):
+        return _invalid(
+            f"on_behalf_of must be a dashboard account's name: a string of 1 to {MAX_ACCOUNT_NAME} characters.", rid
+        )
     if _deeper_than(params, MAX_PARAMS_DEPTH):
         return _invalid(f"params nest more than {MAX_PARAMS_DEPTH} levels deep; flatten them.", rid)
-    return Request(method, params, rid, notification=not has_id)
+    return Request(method, params, rid, notification=not has_id, on_behalf_of=on_behalf_of)
 
 
 _ENCODE_ERRORS = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
@@ -278,11 +291,16 @@ def _encode_error(rid: RequestId, error: PrintdError, data: dict[str, object]) -
     return _encoder.encode({"jsonrpc": "2.0", "id": rid, "error": body}) + b"\n"
 
 
-def encode_request(rid: RequestId, method: str, params: Mapping[str, object] | None = None) -> bytes:
-    """A request line; ``rid`` None makes it a notification (no ``id`` member, no reply)."""
+def encode_request(
+    rid: RequestId, method: str, params: Mapping[str, object] | None = None, *, on_behalf_of: str | None = None
+) -> bytes:
+    """A request line; ``rid`` None makes it a notification (no ``id`` member, no reply). ``on_behalf_of``: the
+    dashboard account the request is made for (only printd-web's user may say so)."""
     msg: dict[str, object] = {"jsonrpc": "2.0", "method": method, "params": dict(params or {})}
     if rid is not None:
         msg["id"] = rid
+    if on_behalf_of is not None:
+        msg["on_behalf_of"] = on_behalf_of
     return _encoder.encode(msg) + b"\n"
 
 

@@ -9,8 +9,8 @@ import os
 import socket
 import stat
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Protocol
 
@@ -51,6 +51,8 @@ MAX_REFUSING = 64
 """Connections being told printd is busy at once; one more is closed without a word, so a flood costs little."""
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_WRITE_TIMEOUT = 30.0
+DEFAULT_WEB_USERS = ("printd-web",)
+"""Unix users who may act on behalf of a dashboard account (``[control] web_users``): printd-web's own."""
 
 
 class Dispatcher(Protocol):
@@ -62,6 +64,11 @@ class Dispatcher(Protocol):
 
     async def dispatch(self, method: str, params: dict[str, object], caller: Caller) -> object:
         """Run ``method``; return a JSON-encodable result or raise ``PrintdError``."""
+        ...
+
+    def acting_role(self, account: str) -> Role:
+        """The role of dashboard account ``account`` for a request on its behalf (called in a worker thread);
+        raises ``PrintdError`` (``auth.account_unknown``, ``auth.account_disabled``) when it may not act."""
         ...
 
 
@@ -105,12 +112,15 @@ class ControlServer:
         reserved_for_supervisors: int | None = None,
         logger: FilteringBoundLogger | None = None,
         role_resolver: RoleResolver | None = None,
+        web_users: Collection[str] = DEFAULT_WEB_USERS,
     ) -> None:
         """``idle_timeout``: a connection with nothing sent is closed after this long. ``request_timeout``: a
         request begun must end (its newline arrive) within this long. ``write_timeout``: a client that reads
         no replies for this long is cut off. ``max_clients``: connections beyond it are told printd is busy;
         ``max_clients_per_user`` (default a quarter of it) is one user's share; the last
-        ``reserved_for_supervisors`` (default 4, fewer if ``max_clients`` is smaller) are for supervisors only."""
+        ``reserved_for_supervisors`` (default 4, fewer if ``max_clients`` is smaller) are for supervisors only.
+        ``web_users``: Unix users who may make a request on behalf of a dashboard account (``on_behalf_of``), as root
+        and the daemon's own user may."""
         if (socket_path is None) == (sock is None):
             raise ValueError("give exactly one of socket_path or sock")
         parse_roles(roles_config)
@@ -128,6 +138,7 @@ class ControlServer:
         )
         self._log = logger if logger is not None else get_logger("printd.control")
         self._resolve: RoleResolver = role_resolver or (lambda c: resolve_role(c.uid, c.gid, roles_config))
+        self._web_users = frozenset(web_users)
         self._server: asyncio.AbstractServer | None = None
         self._socket_id: tuple[int, int] | None = None
         self._clients: dict[asyncio.Task[None], _Client] = {}
@@ -376,7 +387,9 @@ class ControlServer:
             gids = group_ids(creds.uid, creds.gid)
         except OSError:  # the user database cannot list the groups: only the primary one counts
             gids = frozenset({creds.gid})
-        return Caller(creds.uid, creds.gid, creds.pid, actor_name(creds.uid), role, gids)
+        user = actor_name(creds.uid)
+        acts_for_accounts = creds.uid in (0, os.geteuid()) or user in self._web_users
+        return Caller(creds.uid, creds.gid, creds.pid, user, role, gids, acts_for_accounts)
 
     async def _answer(self, event: Request | ProtocolViolation, caller: Caller) -> bytes | None:
         if isinstance(event, ProtocolViolation):
@@ -398,6 +411,8 @@ class ControlServer:
 
     async def _call(self, request: Request, caller: Caller) -> object:
         try:
+            if request.on_behalf_of is not None:
+                caller = await self._acting_for(request.on_behalf_of, caller)
             needed = self._dispatcher.required_role(request.method)
             if caller.role is None or (needed is not None and caller.role < needed):
                 self._log.info(
@@ -427,6 +442,27 @@ class ControlServer:
                 where=_frames(exc),
             )
             raise internal_error() from None
+
+    async def _acting_for(self, account: str, caller: Caller) -> Caller:
+        """Who a request made on behalf of ``account`` is served as: the account's role, ``web:NAME`` the actor."""
+        if not caller.acts_for_accounts:
+            self._log.info("control.forbidden", user=caller.user, on_behalf_of=True, role=_label(caller.role))
+            if caller.role is None:  # a caller without a role learns nothing but that
+                raise forbidden(None, Role.VIEWER, caller, self._roles)
+            web = ", ".join(sorted(self._web_users)) or "none"
+            raise PrintdError(
+                "auth.forbidden",
+                f"only printd-web's Unix user ([control] web_users: {web}), root and printd's own user may act for a"
+                f" dashboard account (on_behalf_of), and {caller.user} is none of them; send the request without"
+                " on_behalf_of, as yourself.",
+                {"user": caller.user, "role": _label(caller.role), "on_behalf_of": True},
+            )
+        try:
+            role = await asyncio.to_thread(self._dispatcher.acting_role, account)
+        except PrintdError as err:
+            self._log.info("control.account_refused", code=err.code, user=caller.user)
+            raise
+        return replace(caller, user=f"web:{account}", role=role, account=account)
 
 
 def _client_limits(max_clients: int, per_user: int | None, reserved: int | None) -> tuple[int, int, int]:

@@ -17,6 +17,9 @@ Rules (a refusal says why and leaves the target as it was):
   are written in one transaction, committed only once every fold of the target (the balance kept and folded from
   the ledger, per station and per printer, the queue counts kept and counted, the quarter-hour sums, the rows of
   each table) equals what it was before plus the file's.
+- Rule 6: dashboard accounts are the office's, not a station's: the file's are copied, except a name the target has
+  already, whose account in the target is kept as it is (the summary names them). Each copied account must read
+  back as it was in the file, in the same transaction.
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ TOTALS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 """The kept totals, (key columns, summed columns): the file's are added to the target's."""
+
+ACCOUNTS = "accounts"
+"""Dashboard accounts: copied by Rule 6, not row for row."""
 
 IDENTITY = ("jobs", "job_events", "attempts", "ledger", "printer_events")
 """Tables whose ``id`` PostgreSQL numbers itself: their sequences are moved past the copied ids."""
@@ -307,6 +313,8 @@ class CopyResult:
     rows: dict[str, int]
     balance: Balance
     seconds: float
+    accounts_kept: list[str] = field(default_factory=list)
+    """Accounts of the file whose name the target had already: the target's were kept (Rule 6)."""
 
     def summary(self) -> str:
         width = max(len(table) for table in self.rows)
@@ -324,6 +332,13 @@ class CopyResult:
         lines += [
             "",
             f"Blanks in the file's ledger: {places or 'none'}.",
+        ]
+        if self.accounts_kept:
+            names = ", ".join(self.accounts_kept)
+            lines.append(
+                f"Dashboard accounts the target had already, kept as they were there (not the file's): {names}."
+            )
+        lines += [
             "Next: set [station] database in the station's printd.toml to this PostgreSQL database, and start printd.",
             "Keep the SQLite file as the record of what was copied.",
         ]
@@ -381,12 +396,13 @@ def _copy_station(
                 log.info("store.copy_started", source=str(source), target=where, station=name, version=version)
                 with _connect(url, where) as pg:
                     stations = sorted({*_stations_named(src), name})
-                    _copy(pg, src, stations, rows, expected, where, progress)
+                    kept = _copy(pg, src, stations, rows, expected, where, progress)
+                rows[ACCOUNTS] = _count(src, ACCOUNTS) - len(kept)
         finally:
             file_store.close()
     seconds = time.monotonic() - started
     log.info("store.copy_done", station=name, target=where, rows=sum(rows.values()), seconds=round(seconds, 2))
-    return CopyResult(name, where, version, {t: n for t, n in rows.items() if n}, expected.balance, seconds)
+    return CopyResult(name, where, version, {t: n for t, n in rows.items() if n}, expected.balance, seconds, kept)
 
 
 def _copy(
@@ -397,8 +413,9 @@ def _copy(
     expected: Figures,
     where: str,
     progress: CopyProgress,
-) -> None:
-    """Rules 2 to 5, in one transaction of ``pg``: leaving it by an exception rolls everything back."""
+) -> list[str]:
+    """Rules 2 to 6, in one transaction of ``pg``: leaving it by an exception rolls everything back. Returns the
+    names of the file's accounts the target had already."""
     target = _InTransaction(pg, stations[0])
     try:
         with pg.transaction():
@@ -409,7 +426,7 @@ def _copy(
             except RuntimeError as exc:  # a database newer than this printd
                 raise PrintdError("copy.target_invalid", f"{where}: {exc}") from None
             _lock_tables(pg, where)
-            columns = {table: _columns(pg, src, table) for table in (*HISTORY, *TOTALS)}
+            columns = {table: _columns(pg, src, table) for table in (*HISTORY, *TOTALS, ACCOUNTS)}
             _refuse_overlaps(pg, src, stations, where)
             before = Figures.of(target, {table: _count_pg(pg, table) for table in HISTORY})
             for table in HISTORY:
@@ -421,9 +438,14 @@ def _copy(
                 _add_totals(pg, src, table, keys, sums, progress)
                 log.info("store.copy_table", table=table, rows=rows[table])
             _advance_sequences(pg, [table for table in IDENTITY if rows[table]])
+            accounts_before = _count_pg(pg, ACCOUNTS)
+            progress.stage("copying accounts")
+            copied, kept = _copy_accounts(pg, src, columns[ACCOUNTS])
+            log.info("store.copy_table", table=ACCOUNTS, rows=len(copied), kept=len(kept))
             progress.stage("verifying every fold")
             after = Figures.of(target, {table: _count_pg(pg, table) for table in HISTORY})
             wrong = after.differences(before.plus(expected)) + after.inconsistencies()
+            wrong += _account_differences(pg, columns[ACCOUNTS], copied, accounts_before)
             if wrong:
                 log.error("store.copy_mismatch", differences=len(wrong))
                 raise PrintdError(
@@ -434,6 +456,7 @@ def _copy(
                 )
             log.info("store.copy_verified", figures=len(after.kept) + len(after.recounted) + len(after.rows))
         progress.done()
+        return kept
     except psycopg.Error as exc:
         raise PrintdError(
             "copy.failed",
@@ -604,7 +627,7 @@ def _connect(url: str, where: str) -> psycopg.Connection[Any]:
 def _lock_tables(pg: psycopg.Connection[Any], where: str) -> None:
     """Stations keep reading the target, and wait to write, until the copy commits: what the checks found stays
     true, and no id is taken under the copy's feet."""
-    tables = sql.SQL(", ").join(sql.Identifier(table) for table in (*HISTORY, *TOTALS))
+    tables = sql.SQL(", ").join(sql.Identifier(table) for table in (*HISTORY, *TOTALS, ACCOUNTS))
     pg.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
     try:
         pg.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(tables))
@@ -774,6 +797,43 @@ def _add_totals(
         while batch := cursor.fetchmany(BATCH_ROWS):
             cur.executemany(query, batch)
             progress.advance(len(batch))
+
+
+def _copy_accounts(
+    pg: psycopg.Connection[Any], src: sqlite3.Connection, columns: list[str]
+) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """Rule 6: the file's accounts whose name the target lacks, copied as they are; returns (the rows copied, the
+    names the target had already)."""
+    taken = {str(name) for (name,) in pg.execute("SELECT name FROM accounts")}
+    at = columns.index("name")
+    rows = [tuple(row) for row in src.execute(f"SELECT {', '.join(columns)} FROM accounts ORDER BY name")]
+    copied = [row for row in rows if row[at] not in taken]
+    statement = sql.SQL("COPY accounts ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with pg.cursor() as cur, cur.copy(statement) as copy:
+        for row in copied:
+            copy.write_row(row)
+    return copied, sorted(str(row[at]) for row in rows if row[at] in taken)
+
+
+def _account_differences(
+    pg: psycopg.Connection[Any], columns: list[str], copied: list[tuple[Any, ...]], before: int
+) -> list[str]:
+    """Each copied account read back as the file has it, and no other account added or lost."""
+    at = columns.index("name")
+    found = {
+        row[at]: tuple(row)
+        for row in pg.execute(
+            sql.SQL("SELECT {} FROM accounts WHERE name = ANY(%s)").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns))
+            ),
+            ([row[at] for row in copied],),
+        )
+    }
+    wrong = [f"account {row[at]!r}: not as in the file" for row in copied if found.get(row[at]) != row]
+    total = _count_pg(pg, ACCOUNTS)
+    if total != before + len(copied):
+        wrong.append(f"rows of accounts: expected {before + len(copied)}, found {total}")
+    return wrong
 
 
 def _advance_sequences(pg: psycopg.Connection[Any], tables: list[str]) -> None:

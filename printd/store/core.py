@@ -32,7 +32,8 @@ from printd.ledger import (
     Resolution,
     open_difference,
 )
-from printd.store import cards, handovers, ledger_reads, receipts, reconciliations, stations
+from printd.store import accounts, cards, handovers, ledger_reads, receipts, reconciliations, stations
+from printd.store.accounts import Account, AccountChange, NewAccount
 from printd.store.cards import Card, CardFate
 from printd.store.health import StorageHealth, StorageUnavailableError
 from printd.store.ledger_reads import PeriodReads
@@ -887,6 +888,24 @@ class SqlStore:
         with self._read() as db:
             rows = db.execute("SELECT name, pause_reason FROM printers WHERE paused = 1").fetchall()
         return {name: reason for name, reason in rows}
+
+    # ---- dashboard accounts (see printd/store/accounts.py) ---------------------------------------------
+
+    def add_account(self, new: NewAccount, actor: str) -> Account:
+        with self._write() as db:
+            return accounts.add(db, new, actor, time.time())
+
+    def change_account(self, name: str, change: AccountChange, actor: str) -> Account:
+        with self._write() as db:
+            return accounts.change(db, name, change, actor, time.time())
+
+    def account(self, name: str) -> Account | None:
+        with self._read() as db:
+            return accounts.get(db, name)
+
+    def list_accounts(self) -> list[Account]:
+        with self._read() as db:
+            return accounts.listed(db)
 
     # ---- retention ----------------------------------------------------------------------------------
 

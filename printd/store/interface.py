@@ -13,6 +13,7 @@ from drivers.base import CardResult, Counters, SpoilCategory
 from printd.errors import PrintdError
 from printd.jobs import JobEvent, JobState
 from printd.ledger import Balance, Reconciliation, Resolution
+from printd.store.accounts import Account, AccountChange, NewAccount
 from printd.store.cards import Card
 from printd.store.health import StorageHealth
 from printd.store.ledger_reads import PeriodReads
@@ -216,6 +217,21 @@ class Store(Protocol):
     def printer_events(self, name: str) -> list[dict[str, object]]: ...
 
     def printer_pauses(self) -> dict[str, str | None]: ...
+
+    # ---- dashboard accounts (not ledger data) -----------------------------------------------------
+    def add_account(self, new: NewAccount, actor: str) -> Account:
+        """Create a dashboard account (``account.exists`` when the name is taken)."""
+        ...
+
+    def change_account(self, name: str, change: AccountChange, actor: str) -> Account:
+        """Change an account's password hash, disabled flag or language (``account.not_found``)."""
+        ...
+
+    def account(self, name: str) -> Account | None: ...
+
+    def list_accounts(self) -> list[Account]:
+        """Every account, by name."""
+        ...
 
     # ---- retention and lifetime ------------------------------------------------------------------
     def purge_content(self, ended_before: float) -> int:

@@ -1,7 +1,7 @@
 """The PostgreSQL schema and its forward-only migrations, versioned in ``schema_version``.
 
 The tables are SQLite's (printd/store/schema.py) at its newest version, in PostgreSQL's types; version 1 here is
-SQLite's version 6. Stations starting together migrate one at a time (an advisory lock).
+SQLite's version 6, version 2 its 7. Stations starting together migrate one at a time (an advisory lock).
 """
 
 from __future__ import annotations
@@ -207,7 +207,22 @@ CREATE TRIGGER stock_grew AFTER UPDATE ON stock_totals
     FOR EACH ROW WHEN (NEW.place = 'on_hand' AND NEW.count > OLD.count) EXECUTE FUNCTION printd_blanks_arrived();
 """
 
-MIGRATIONS: list[str] = [_APPEND_ONLY + _ONE]
+_ACCOUNTS = """
+CREATE TABLE accounts (
+    name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'supervisor')),
+    password_hash TEXT NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
+    disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    language TEXT CHECK (language IN ('id', 'en')),
+    created_at DOUBLE PRECISION NOT NULL,
+    created_by TEXT NOT NULL,
+    changed_at DOUBLE PRECISION NOT NULL,
+    changed_by TEXT NOT NULL
+);
+"""
+"""2 (SQLite's 7): dashboard accounts, the office's (every station's printd-web logs in with them)."""
+
+MIGRATIONS: list[str] = [_APPEND_ONLY + _ONE, _ACCOUNTS]
 """Each step a script run in one transaction; a step is never changed once released, only followed by another."""
 
 WORK_CHANNEL = "printd_work"

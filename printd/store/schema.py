@@ -294,6 +294,20 @@ MIGRATIONS: list[Migration] = [
     """,
     _reports,  # 5: reads by time, quarter-hour sums, berita acara
     _stations,  # 6: stations, custody, transfers
+    # 7: dashboard accounts (printd-web's logins), changed in place: not ledger data.
+    """
+    CREATE TABLE IF NOT EXISTS accounts (
+        name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'supervisor')),
+        password_hash TEXT NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        language TEXT CHECK (language IN ('id', 'en')),
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        changed_at REAL NOT NULL,
+        changed_by TEXT NOT NULL
+    );
+    """,
 ]
 
 
