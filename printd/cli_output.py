@@ -15,6 +15,8 @@ import msgspec
 from rich.console import Console
 from rich.text import Text
 
+from printd.cli_labels import Labels, label
+from printd.i18n import _, format_datetime, format_number
 from printd.terminal import visible, visible_json, visible_text
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -31,11 +33,11 @@ class UsageError(Exception):
 def date_argument(text: str) -> str:
     """An argparse type: a real date written YYYY-MM-DD (the station's local date)."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}")
+        raise argparse.ArgumentTypeError(_("expected a date as YYYY-MM-DD, got {text}").format(text=repr(text)))
     try:
         dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a real date") from None
+        raise argparse.ArgumentTypeError(_("{text} is not a real date").format(text=repr(text))) from None
     return text
 
 
@@ -65,13 +67,30 @@ class Output:
 
 
 def cell(value: object) -> Text:
+    """A value as a table shows it: ``-`` for nothing, yes/no, a list joined; ids and names as they are."""
     if value is None or value == "":
         return Text("-", style="dim")
     if isinstance(value, bool):
-        return Text("yes" if value else "no")
+        return Text(_("yes") if value else _("no"))
     if isinstance(value, list):
         return Text(visible_text(", ".join(str(v) for v in value)) or "-")
     return Text(visible_text(str(value)))
+
+
+def quantity(value: object) -> Text:
+    """A number of things (blanks, cards, jobs) written the reader's way: ``4980`` plain, ``4.980`` in Indonesian."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Text(format_number(value))
+    return cell(value)
+
+
+def labelled(labels: Labels, value: object) -> Text:
+    """A machine value (a job state, a priority...) shown through its label."""
+    if value is None or value == "":
+        return cell(value)
+    if isinstance(value, list):
+        return Text(visible_text(", ".join(label(labels, v) for v in value)) or "-")
+    return Text(visible_text(label(labels, value)))
 
 
 def get(obj: object, key: str) -> object:
@@ -87,7 +106,8 @@ _UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)"
 
 def local_times(value: object, zone: Callable[[], ZoneInfo | None]) -> object:
     """``value`` with every UTC ISO time (``2026-12-06T01:30:00.000Z``) written in the station's zone as a person
-    reads it (``2026-12-06 09:30:00 WITA``); the zone is asked for only if there is a time to convert."""
+    reads it (``2026-12-06 09:30:00 WITA`` plain, ``6 Des 2026 09.30.00 WITA`` in Indonesian); the zone is asked for
+    only if there is a time to convert."""
     if isinstance(value, str):
         if not _UTC_TIME.fullmatch(value):
             return value
@@ -95,7 +115,7 @@ def local_times(value: object, zone: Callable[[], ZoneInfo | None]) -> object:
         if found is None:
             return value
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(found)
-        return f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname()}"
+        return f"{format_datetime(moment, tzinfo=found)} {moment.tzname()}"
     if isinstance(value, dict):
         return {k: local_times(v, zone) for k, v in value.items()}
     if isinstance(value, list):

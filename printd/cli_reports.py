@@ -1,7 +1,8 @@
 """printctl's report commands: stock by day and month, the forecast, the request for blanks and the berita acara.
 
-Tables, CSV and PDF are in Indonesian unless ``--lang en``; ``--json`` (or ``--format json``) prints the daemon's
-reply. Documents are rendered here, from the reply, so the daemon only reads and books.
+Tables, CSV and PDF are in Indonesian unless ``--lang en``, whatever language printctl speaks otherwise: a report is
+an official document, in the documents' own words (printd.reports.pdf.labels). ``--json`` (or ``--format json``)
+prints the daemon's reply. Documents are rendered here, from the reply, so the daemon only reads and books.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from printd.cli_output import EXIT_OK, Output, UsageError, cell, date_argument, get
+from printd.cli_labels import HANDOVER_KINDS, label
+from printd.cli_labels import SPOIL_CATEGORIES as CATEGORY_LABELS
+from printd.cli_output import EXIT_OK, Output, UsageError, cell, date_argument, get, labelled, quantity
 from printd.control.client import ControlClient
+from printd.i18n import N_, _
+from printd.i18n import format_number as reader_number
 from printd.reports import codec
 from printd.reports.model import SPOIL_CATEGORIES, BlankRequest, Forecast, Handover, Movements, Office, StockPeriod
 from printd.reports.pdf.labels import MOVEMENT_NAMES, category_name
@@ -33,50 +38,55 @@ FORMATS = ("table", "csv", "json", "pdf")
 
 def add_report_commands(add: Add, commands: Any, stock_commands: Any, spoiled: argparse.ArgumentParser) -> None:
     """Register ``report``, ``stock forecast|request`` and ``spoiled --pending|handover``."""
-    report = add("report", "Stock reports: the day (and the public stock notice) or the month.", commands)
+    report = add("report", _("Stock reports: the day (and the public stock notice) or the month."), commands)
     kinds = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
-    daily = add("daily", "The day's stock: opening, received, issued, spoiled by category, closing.", kinds)
-    daily.add_argument("--date", type=date_argument, metavar="YYYY-MM-DD", help="a local date (default: today)")
-    daily.add_argument("--notice", action="store_true", help="the one-page public stock notice (PDF)")
-    monthly = add("monthly", "The month's usage report (laporan penggunaan blangko): a row a day.", kinds)
-    monthly.add_argument("--month", type=_month, metavar="YYYY-MM", help="default: this month")
+    daily = add("daily", _("The day's stock: opening, received, issued, spoiled by category, closing."), kinds)
+    daily.add_argument("--date", type=date_argument, metavar="YYYY-MM-DD", help=_("a local date (default: today)"))
+    daily.add_argument("--notice", action="store_true", help=_("the one-page public stock notice (PDF)"))
+    monthly = add("monthly", _("The month's usage report (laporan penggunaan blangko): a row a day."), kinds)
+    monthly.add_argument("--month", type=_month, metavar="YYYY-MM", help=_("default: this month"))
     for sub in (daily, monthly):
         _document_options(sub, FORMATS)
-    forecast = add("forecast", "How long the blanks last, the reorder point and how many to request.", stock_commands)
-    forecast.add_argument("--lang", choices=("id", "en"), default="id", help="Indonesian (default) or English")
-    request = add(
-        "request", "Draft the request letter for more blanks (permintaan blangko KTP-el) as PDF.", stock_commands
+    forecast = add(
+        "forecast", _("How long the blanks last, the reorder point and how many to request."), stock_commands
     )
-    request.add_argument("--quantity", type=int, metavar="N", help="blanks to request (default: the forecast's)")
-    request.add_argument("--reason", default="", metavar="TEXT", help="a sentence on why, for the letter")
+    forecast.add_argument("--lang", choices=("id", "en"), default="id", help=_("Indonesian (default) or English"))
+    request = add(
+        "request", _("Draft the request letter for more blanks (permintaan blangko KTP-el) as PDF."), stock_commands
+    )
+    request.add_argument("--quantity", type=int, metavar="N", help=_("blanks to request (default: the forecast's)"))
+    request.add_argument("--reason", default="", metavar="TEXT", help=_("a sentence on why, for the letter"))
     _document_options(request, ("pdf",), output_required=True)
 
-    spoiled.add_argument("--pending", action="store_true", help="spoiled blanks not yet in any berita acara")
+    spoiled.add_argument("--pending", action="store_true", help=_("spoiled blanks not yet in any berita acara"))
     spoiled.add_argument(
-        "--through", type=date_argument, metavar="YYYY-MM-DD", help="with --pending: spoiled up to this day"
+        "--through", type=date_argument, metavar="YYYY-MM-DD", help=_("with --pending: spoiled up to this day")
     )
     handover_group = spoiled.add_subparsers(dest="spoiled_command", metavar="SUBCOMMAND")
     handover = add(
         "handover",
-        "Book every pending spoiled blank as destroyed or returned under one berita acara and write it (supervisor);"
-        " or list past ones (--list), or write one again (--show NO).",
+        _(
+            "Book every pending spoiled blank as destroyed or returned under one berita acara and write it"
+            " (supervisor); or list past ones (--list), or write one again (--show NO)."
+        ),
         handover_group,
     )
     which = handover.add_mutually_exclusive_group()
-    which.add_argument("--list", action="store_true", help="past berita acara, newest first")
-    which.add_argument("--show", metavar="NO", help="one past berita acara (again as PDF with --output)")
-    handover.add_argument("--kind", choices=("destroyed", "returned"), help="pemusnahan or penyerahan")
-    handover.add_argument("--number", metavar="NO", help="the berita acara's number")
+    which.add_argument("--list", action="store_true", help=_("past berita acara, newest first"))
+    which.add_argument("--show", metavar="NO", help=_("one past berita acara (again as PDF with --output)"))
+    handover.add_argument("--kind", choices=("destroyed", "returned"), help=_("pemusnahan or penyerahan"))
+    handover.add_argument("--number", metavar="NO", help=_("the berita acara's number"))
     handover.add_argument(
-        "--through", type=date_argument, metavar="YYYY-MM-DD", help="only blanks spoiled up to this day"
+        "--through", type=date_argument, metavar="YYYY-MM-DD", help=_("only blanks spoiled up to this day")
     )
-    handover.add_argument("--place", metavar="PLACE", help="where it happens (default: the office's city)")
-    people = "the party's (or witness's) civil-servant number, rank (pangkat/golongan) or position (jabatan)"
+    handover.add_argument("--place", metavar="PLACE", help=_("where it happens (default: the office's city)"))
     handover.set_defaults(people=[])
-    for role in ("officer", "witness"):
-        handover.add_argument(f"--{role}", action=_Person, metavar="NAME", help=f"a {role} of the berita acara")
+    handover.add_argument("--officer", action=_Person, metavar="NAME", help=_("an officer of the berita acara"))
+    handover.add_argument("--witness", action=_Person, metavar="NAME", help=_("a witness of the berita acara"))
+    people = N_("the party's (or witness's) civil-servant number, rank (pangkat/golongan) or position (jabatan)")
     for detail in ("nip", "rank", "position"):
-        handover.add_argument(f"--{detail}", action=_PersonDetail, metavar=detail.upper(), help=f"{people}: {detail}")
+        help_text = f"{_(people)}: {detail}"
+        handover.add_argument(f"--{detail}", action=_PersonDetail, metavar=detail.upper(), help=help_text)
     _document_options(handover, ("pdf",))
 
 
@@ -95,7 +105,7 @@ class _PersonDetail(argparse.Action):
         self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any, opt: str | None = None
     ) -> None:
         if not ns.people:
-            parser.error(f"{opt} belongs after the --officer or --witness it describes")
+            parser.error(_("{option} belongs after the --officer or --witness it describes").format(option=opt))
         ns.people[-1][1][self.dest] = value
 
 
@@ -103,14 +113,16 @@ def _document_options(
     parser: argparse.ArgumentParser, formats: Sequence[str], *, output_required: bool = False
 ) -> None:
     if len(formats) > 1:
-        parser.add_argument("--format", choices=formats, default="table", help="default: table")
-    parser.add_argument("--output", metavar="FILE", required=output_required, help="write here instead of the screen")
-    parser.add_argument("--lang", choices=("id", "en"), default="id", help="Indonesian (default) or English")
+        parser.add_argument("--format", choices=formats, default="table", help=_("default: table"))
+    parser.add_argument(
+        "--output", metavar="FILE", required=output_required, help=_("write here instead of the screen")
+    )
+    parser.add_argument("--lang", choices=("id", "en"), default="id", help=_("Indonesian (default) or English"))
 
 
 def _month(text: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
-        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}")
+        raise argparse.ArgumentTypeError(_("expected a month as YYYY-MM, got {text}").format(text=repr(text)))
     return text
 
 
@@ -148,12 +160,15 @@ def spoiled_pending(args: argparse.Namespace, client: ControlClient, out: Output
         return EXIT_OK
 
     def render(console: Console, r: object) -> None:
-        console.print(Text(f"Waiting for a berita acara: {get(r, 'count')} spoiled blank(s)."))
+        count = get(r, "count")
+        shown = reader_number(count) if isinstance(count, int) else count
+        console.print(Text(_("Waiting for a berita acara: {count} spoiled blank(s).").format(count=shown)))
         items = get(r, "items")
-        table = Table("Ledger", "Category", "Chip UID", "Printer", "Job ref", "Officer")
+        table = Table(_("Ledger"), _("Category"), _("Chip UID"), _("Printer"), _("Job ref"), _("Officer"))
         for item in items if isinstance(items, list) else []:
-            keys = ("ledger_id", "category", "chip_uid", "printer", "job_ref", "officer")
-            table.add_row(*(cell(get(item, k)) for k in keys))
+            keys = ("chip_uid", "printer", "job_ref", "officer")
+            category = labelled(CATEGORY_LABELS, get(item, "category"))
+            table.add_row(cell(get(item, "ledger_id")), category, *(cell(get(item, k)) for k in keys))
         console.print(table)
 
     out.show(render, reply)
@@ -173,9 +188,9 @@ def spoiled_handover(args: argparse.Namespace, client: ControlClient, out: Outpu
     else:
         officers = [p for role, p in args.people if role == "officer"]
         if not (args.kind and args.number and officers):
-            raise UsageError("a new berita acara needs --kind, --number and at least one --officer NAME --nip NIP")
+            raise UsageError(_("a new berita acara needs --kind, --number and at least one --officer NAME --nip NIP"))
         if not args.output and not out.json:
-            raise UsageError("a new berita acara needs --output FILE.pdf to write the document to (or --json)")
+            raise UsageError(_("a new berita acara needs --output FILE.pdf to write the document to (or --json)"))
         reply = client.call(
             "spoiled.handover",
             {
@@ -224,13 +239,13 @@ def _show(
         text = buffer_csv.getvalue()
     else:
         if args.output:
-            raise UsageError("--output writes csv, json or pdf; choose one with --format")
+            raise UsageError(_("--output writes csv, json or pdf; choose one with --format"))
         out.show(lambda console, r: table(console, r, args.lang), reply)
         return EXIT_OK
     if text is not None:
         if args.output:
             _write(args.output, text.encode())
-            out.console.print(Text(f"Wrote {args.output}."))
+            out.console.print(Text(_("Wrote {path}.").format(path=args.output)))
         else:
             out.out.write(text)
     return EXIT_OK
@@ -238,11 +253,11 @@ def _show(
 
 def _write_pdf(out: Output, args: argparse.Namespace, document: str, reply: object) -> int:
     if not args.output:
-        raise UsageError("a PDF needs --output FILE.pdf")
+        raise UsageError(_("a PDF needs --output FILE.pdf"))
     from printd.reports import pdf  # the document renderers load fonts: only when a PDF is asked for
 
     if not isinstance(reply, dict):
-        raise UsageError("printd sent an unexpected reply; check that printctl and printd are the same version")
+        raise UsageError(_("printd sent an unexpected reply; check that printctl and printd are the same version"))
     office = codec.record_from(reply.get("office") or {}, Office)
     lang: Lang = args.lang
     station = str(reply.get("station") or "")
@@ -260,7 +275,8 @@ def _write_pdf(out: Output, args: argparse.Namespace, document: str, reply: obje
     if out.json:  # a script gets the record the document was made from
         out.emit_json(reply)
     else:
-        out.console.print(Text(f"Wrote {args.output} ({len(data) // 1024 + 1} KiB)."))
+        said = _("Wrote {path} ({kib} KiB).").format(path=args.output, kib=reader_number(len(data) // 1024 + 1))
+        out.console.print(Text(said))
     return EXIT_OK
 
 
@@ -276,7 +292,7 @@ def _write(path: str, data: bytes) -> None:
         else:
             Path(path).write_bytes(data)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UsageError(_("cannot write {path}: {error}").format(path=path, error=exc.strerror or exc)) from None
 
 
 def _names(lang: Lang) -> dict[str, str]:
@@ -324,8 +340,8 @@ def _daily_table(console: Console, reply: object, lang: Lang) -> None:
     title = _title("Stok blangko KTP-el", "e-KTP blank stock", lang, reply.get("station"), period.start)
     table = Table("", "", title=title)
     table.add_row(Text(names["opening"], style="bold"), _n(period.opening, lang))
-    for label, value in _movement_rows(period.movements, lang):
-        table.add_row(label, _n(value, lang))
+    for row_name, value in _movement_rows(period.movements, lang):
+        table.add_row(row_name, _n(value, lang))
     table.add_row(Text(names["closing"], style="bold"), Text(_n(period.closing, lang), style="bold"))
     console.print(table)
     console.print(Text(_check_line(period, lang), style="green" if period.balanced else "bold red"))
@@ -461,8 +477,8 @@ def _forecast_table(console: Console, reply: object, lang: Lang) -> None:
         format_number(found.request, lang),
     )
     table = Table("", "", title=title)
-    for label, value in zip(labels, values, strict=True):
-        table.add_row(label, value)
+    for row_name, value in zip(labels, values, strict=True):
+        table.add_row(row_name, value)
     console.print(table)
     console.print(Text(found.method_id if lang == "id" and found.method_id else found.method))
     if found.on_hand < found.reorder_point:
@@ -470,13 +486,17 @@ def _forecast_table(console: Console, reply: object, lang: Lang) -> None:
 
 
 def _handover_list(console: Console, reply: object) -> None:
-    table = Table("Number", "Blanks", title="Berita acara")
+    table = Table(_("Number"), _("Blanks"), title=_("Berita acara"))
     for row in reply if isinstance(reply, list) else []:
-        table.add_row(cell(get(row, "number")), cell(get(row, "count")))
+        table.add_row(cell(get(row, "number")), quantity(get(row, "count")))
     console.print(table)
 
 
 def _handover_summary(console: Console, reply: object) -> None:
     items = get(reply, "items")
     count = len(items) if isinstance(items, list) else 0
-    console.print(Text(f"Berita acara {get(reply, 'number')} ({get(reply, 'kind')}): {count} spoiled blank(s)."))
+    kind = get(reply, "kind")
+    said = _("Berita acara {number} ({kind}): {count} spoiled blank(s).").format(
+        number=get(reply, "number"), kind=label(HANDOVER_KINDS, kind) if kind else kind, count=reader_number(count)
+    )
+    console.print(Text(said))

@@ -15,15 +15,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from printd.cli_output import EXIT_OK, Output, Renderer, cell, dict_rows, get
+from printd.cli_errors import pause_reason_text
+from printd.cli_labels import PRINTER_STATES, label
+from printd.cli_output import EXIT_OK, Output, Renderer, cell, dict_rows, get, quantity
 from printd.control.client import ControlClient
+from printd.i18n import N_, _, format_number, ngettext
 
 Add = Callable[..., argparse.ArgumentParser]
 
 STALE_SECONDS = 60.0
 """A station not heard for longer than this is flagged: a running printd says it is alive every few seconds."""
 
-STATION_HELP = "a station's name, as its [station] name says and 'printctl status' lists it"
+STATION_HELP = N_("a station's name, as its [station] name says and 'printctl status' lists it")
 
 
 def add_station_commands(
@@ -39,41 +42,49 @@ def add_station_commands(
     argument types for a count and a name)."""
     transfer = add(
         "transfer",
-        "Move N blank cards on hand from one station's custody to another's, e.g. from the office to the van"
-        " (supervisor). Booked once under --ref: the same command again books nothing.",
+        _(
+            "Move N blank cards on hand from one station's custody to another's, e.g. from the office to the van"
+            " (supervisor). Booked once under --ref: the same command again books nothing."
+        ),
         stock_commands,
     )
-    transfer.add_argument("count", type=positive_int, metavar="N", help="number of blank cards handed over")
+    transfer.add_argument("count", type=positive_int, metavar="N", help=_("number of blank cards handed over"))
     transfer.add_argument(
-        "--to", required=True, type=nonempty, metavar="STATION", help=f"receiving station: {STATION_HELP}"
+        "--to",
+        required=True,
+        type=nonempty,
+        metavar="STATION",
+        help=_("receiving station: {station_help}").format(station_help=_(STATION_HELP)),
     )
     transfer.add_argument(
-        "--ref", required=True, type=nonempty, help="the handover's reference (e.g. the handover note's number)"
+        "--ref", required=True, type=nonempty, help=_("the handover's reference (e.g. the handover note's number)")
     )
     transfer.add_argument(
         "--from",
         dest="source",
         type=nonempty,
         metavar="STATION",
-        help="the station handing the blanks over (default: the station printctl talks to)",
+        help=_("the station handing the blanks over (default: the station printctl talks to)"),
     )
-    transfers = add("transfers", "List transfers of blanks between stations, newest first.", stock_commands)
+    transfers = add("transfers", _("List transfers of blanks between stations, newest first."), stock_commands)
     transfers.add_argument(
-        "--limit", type=positive_int, default=50, metavar="N", help="at most N transfers (default 50)"
+        "--limit", type=positive_int, default=50, metavar="N", help=_("at most N transfers (default 50)")
     )
     jobs.add_argument(
         "--station",
         type=nonempty,
         metavar="STATION",
-        help="only jobs bound to this station (jobs any may print are left out)",
+        help=_("only jobs bound to this station (jobs any may print are left out)"),
     )
     submit.add_argument(
         "--station",
         type=nonempty,
         metavar="STATION",
-        help="print only at this station (a walk-in at one counter, a school batch for the van). A job that names no"
-        " station gets this one; a job naming another is refused, never re-routed (with --batch: that line is"
-        " rejected and not sent, the others are submitted)",
+        help=_(
+            "print only at this station (a walk-in at one counter, a school batch for the van). A job that names no"
+            " station gets this one; a job naming another is refused, never re-routed (with --batch: that line is"
+            " rejected and not sent, the others are submitted)"
+        ),
     )
 
 
@@ -100,7 +111,16 @@ def stock_transfers(args: argparse.Namespace, client: ControlClient, out: Output
 
 
 class StationConflictError(ValueError):
-    """A job names one station and ``--station`` another: printctl re-routes no job."""
+    """A job names one station and ``--station`` another: printctl re-routes no job. The message is English (it
+    goes into ``--json`` output too); ``shown`` is the same in the reader's language."""
+
+    def __init__(self, named: str, station: str) -> None:
+        template = N_(
+            "the job names station {named} and --station says {station}; printctl changes no job's station:"
+            " remove one of the two"
+        )
+        super().__init__(template.format(named=repr(named), station=repr(station)))
+        self.shown = _(template).format(named=repr(named), station=repr(station))
 
 
 def bind_station(job: dict[str, Any], station: str | None) -> dict[str, Any]:
@@ -113,10 +133,7 @@ def bind_station(job: dict[str, Any], station: str | None) -> dict[str, Any]:
     if named is None:
         return {**job, "station": station}
     if isinstance(named, str) and named != station:
-        raise StationConflictError(
-            f"the job names station {named!r} and --station says {station!r}; printctl changes no job's station:"
-            " remove one of the two"
-        )
+        raise StationConflictError(named, station)
     return job  # the same station, or a value printd refuses itself (job.invalid)
 
 
@@ -131,49 +148,67 @@ def job_fields(fields: tuple[str, ...], jobs: list[dict[str, Any]]) -> tuple[str
 def job_station(job: object) -> Text:
     """A job's binding as a person reads it: its station, or that any station may print it."""
     station = get(job, "station")
-    return cell(station) if station else Text("any station", style="dim")
+    return cell(station) if station else Text(_("any station"), style="dim")
 
 
 # ---- rendering for people ----------------------------------------------------------------------------
 
 
+def _number(value: object) -> str:
+    return format_number(value) if isinstance(value, int) else str(value)
+
+
 def _blanks(count: object) -> str:
-    return f"{count} blank" if count == 1 else f"{count} blanks"
+    n = count if isinstance(count, int) else 0
+    return ngettext("{count} blank", "{count} blanks", n).format(count=_number(count))
 
 
 def render_transfer(console: Console, reply: object) -> None:
     source, to = get(reply, "from"), get(reply, "to")
     on_hand = get(reply, "on_hand")
     custody = ", ".join(
-        f"{name} {get(on_hand, str(name))}" for name in (source, to) if get(on_hand, str(name)) is not None
+        f"{name} {_number(get(on_hand, str(name)))}" for name in (source, to) if get(on_hand, str(name)) is not None
     )
-    said = f"Transferred {_blanks(get(reply, 'count'))} from {source} to {to} ({get(reply, 'reference')})"
-    console.print(Text(said + (f"; on hand: {custody}" if custody else "")), soft_wrap=True)  # one line, for grep
+    values = {"blanks": _blanks(get(reply, "count")), "source": source, "to": to, "ref": get(reply, "reference")}
+    if custody:
+        said = _("Transferred {blanks} from {source} to {to} ({ref}); on hand: {custody}").format(
+            custody=custody, **values
+        )
+    else:
+        said = _("Transferred {blanks} from {source} to {to} ({ref})").format(**values)
+    console.print(Text(said), soft_wrap=True)  # one line, for grep
 
 
-TRANSFER_FIELDS = (("at", "At"), ("reference", "Ref"), ("count", "Blanks"), ("from", "From"), ("to", "To"))
+TRANSFER_FIELDS = (
+    ("at", N_("At")),
+    ("reference", N_("Ref")),
+    ("count", N_("Blanks")),
+    ("from", N_("From")),
+    ("to", N_("To")),
+)
 
 
 def render_transfers(console: Console, reply: object) -> None:
     rows = dict_rows(reply)
     if not rows:
-        console.print("No transfers between stations.")
+        console.print(_("No transfers between stations."))
         return
-    table = Table(*(title for _, title in TRANSFER_FIELDS), "By", title="Transfers between stations")
+    table = Table(*(_(title) for _key, title in TRANSFER_FIELDS), _("By"), title=_("Transfers between stations"))
     for row in rows:
-        table.add_row(*(cell(row.get(key)) for key, _ in TRANSFER_FIELDS), cell(row.get("actor")))
+        cells = [quantity(row.get(key)) if key == "count" else cell(row.get(key)) for key, _title in TRANSFER_FIELDS]
+        table.add_row(*cells, cell(row.get("actor")))
     console.print(table)
 
 
 CUSTODY_FIELDS = (
-    ("received", "Received"),
-    ("transferred_in", "Transferred in"),
-    ("transferred_out", "Transferred out"),
-    ("adjusted", "Adjusted"),
-    ("issued", "Issued"),
-    ("spoiled", "Spoiled"),
-    ("in_doubt", "In doubt"),
-    ("on_hand", "On hand"),
+    ("received", N_("Received")),
+    ("transferred_in", N_("Transferred in")),
+    ("transferred_out", N_("Transferred out")),
+    ("adjusted", N_("Adjusted")),
+    ("issued", N_("Issued")),
+    ("spoiled", N_("Spoiled")),
+    ("in_doubt", N_("In doubt")),
+    ("on_hand", N_("On hand")),
 )
 
 
@@ -184,7 +219,7 @@ def _custody(stock: object) -> dict[str, Any]:
 
 
 def stock_title(stock: object) -> str:
-    return "Blank cards, all stations" if _custody(stock) else "Blank cards"
+    return _("Blank cards, all stations") if _custody(stock) else _("Blank cards")
 
 
 def render_custody(console: Console, stock: object) -> None:
@@ -192,9 +227,9 @@ def render_custody(console: Console, stock: object) -> None:
     stations = _custody(stock)
     if not stations:
         return
-    table = Table("Station", *(title for _, title in CUSTODY_FIELDS), title="Custody by station")
+    table = Table(_("Station"), *(_(title) for _key, title in CUSTODY_FIELDS), title=_("Custody by station"))
     for name, counts in sorted(stations.items()):
-        table.add_row(cell(name), *(cell(get(counts, key)) for key, _ in CUSTODY_FIELDS))
+        table.add_row(cell(name), *(quantity(get(counts, key)) for key, _title in CUSTODY_FIELDS))
     console.print(table)
 
 
@@ -203,12 +238,14 @@ def render_stations(console: Console, stations: object) -> None:
     rows = dict_rows(stations)
     if len(rows) < 2:
         return
-    table = Table("Station", "Last heard", "Printers", "On hand", "In doubt", "Host", title="Stations")
+    table = Table(
+        _("Station"), _("Last heard"), _("Printers"), _("On hand"), _("In doubt"), _("Host"), title=_("Stations")
+    )
     silent = []
     for station in rows:
         name = cell(station.get("name"))
         if station.get("this_station"):
-            name = Text(f"{name.plain} (this station)", style="bold")
+            name = Text(_("{station} (this station)").format(station=name.plain), style="bold")
         heard = _heard(station)
         if _stale(station):
             silent.append(station)
@@ -216,19 +253,21 @@ def render_stations(console: Console, stations: object) -> None:
             name,
             heard,
             _printers(station.get("printers")),
-            cell(station.get("on_hand")),
-            cell(station.get("in_doubt")),
+            quantity(station.get("on_hand")),
+            quantity(station.get("in_doubt")),
             cell(station.get("host")),
         )
     console.print(table)
     for station in silent:
-        console.print(
-            Text(
-                f"! Station {station.get('name')} not heard for {_age(station.get('seconds_since_heard'))} (since"
-                f" {station.get('last_heard')}): its printd is stopped, or cannot reach the database.",
-                style="yellow",
-            )
+        said = _(
+            "! Station {station} not heard for {age} (since {last_heard}): its printd is stopped, or cannot reach the"
+            " database."
+        ).format(
+            station=station.get("name"),
+            age=_age(station.get("seconds_since_heard")),
+            last_heard=station.get("last_heard"),
         )
+        console.print(Text(said, style="yellow"))
 
 
 def _stale(station: dict[str, Any]) -> bool:
@@ -239,31 +278,35 @@ def _stale(station: dict[str, Any]) -> bool:
 def _heard(station: dict[str, Any]) -> Text:
     seconds = station.get("seconds_since_heard")
     if station.get("this_station"):
-        return Text("now")
+        return Text(_("now"))
     if not isinstance(seconds, int | float):
         return cell(station.get("last_heard"))
     if _stale(station):
-        return Text(f"{station.get('last_heard')} (NOT HEARD for {_age(seconds)})", style="bold red")
-    return Text(f"{seconds:.0f} s ago")
+        said = _("{last_heard} (NOT HEARD for {age})").format(last_heard=station.get("last_heard"), age=_age(seconds))
+        return Text(said, style="bold red")
+    return Text(_("{seconds} s ago").format(seconds=f"{seconds:.0f}"))
 
 
 def _age(seconds: object) -> str:
     if not isinstance(seconds, int | float):
-        return "a while"
-    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= 2 * size:
-            count = int(seconds // size)
-            return f"{count} days" if unit == "day" else f"{count} {unit}"
-    return f"{seconds:.0f} s"
+        return _("a while")
+    if seconds >= 2 * 86400:
+        return _("{count} days").format(count=format_number(int(seconds // 86400)))
+    if seconds >= 2 * 3600:
+        return _("{count} h").format(count=int(seconds // 3600))
+    if seconds >= 2 * 60:
+        return _("{count} min").format(count=int(seconds // 60))
+    return _("{seconds} s").format(seconds=f"{seconds:.0f}")
 
 
 def _printers(printers: object) -> Text:
     lines = []
     for printer in dict_rows(printers):
-        line = f"{printer.get('name')} {printer.get('state') or '?'}"
+        state = printer.get("state")
+        line = f"{printer.get('name')} {label(PRINTER_STATES, state) if state else '?'}"
         if printer.get("paused") and printer.get("pause_reason"):
-            line += f" ({printer['pause_reason']})"
+            line += f" ({pause_reason_text(str(printer['pause_reason']))})"
         if printer.get("current_job") is not None:
-            line += f", job #{printer['current_job']}"
+            line += _(", job #{job_id}").format(job_id=printer["current_job"])
         lines.append(line)
     return Text("\n".join(lines)) if lines else Text("-", style="dim")
