@@ -1,0 +1,359 @@
+"""What the station page shows, built from printd's replies: pure functions and frozen records, no I/O.
+
+``sections(snapshot)`` turns one poll of the daemon into the page's live sections (notice, printers, queue, stock,
+alerts, cards in doubt, stations). Each section is a comparable value: the poller sends a section to open pages
+only when it differs from the last one sent. Only the fields named here leave a reply: job references and ids,
+never a card holder's data. Words are marked with ``N_`` and translated in the templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from printd.i18n import N_
+
+STATE_LABELS: Mapping[str, str] = {
+    "ready": N_("Ready"),
+    "busy": N_("Printing"),
+    "warning": N_("Warning"),
+    "error": N_("Needs attention"),
+    "offline": N_("Offline"),
+    "paused": N_("Paused"),
+}
+
+# The drivers' reasons (drivers/base.py), IPP keywords without their -error / -warning suffix.
+REASON_TEXTS: Mapping[str, str] = {
+    "media-empty": N_("Card feeder empty"),
+    "media-low": N_("Few blank cards left in the feeder"),
+    "media-jam": N_("Card jammed"),
+    "cover-open": N_("Cover open"),
+    "marker-supply-empty": N_("Ribbon used up"),
+    "marker-supply-low": N_("Ribbon running low"),
+    "marker-supply-missing": N_("No ribbon in the printer"),
+    "marker-supply-jam": N_("Ribbon jammed"),
+    "reject-box-full": N_("Reject box full"),
+    "output-area-full": N_("Output hopper full"),
+    "print-head-temperature": N_("Print head too hot"),
+    "cleaning-required": N_("Cleaning due"),
+    "offline": N_("Not connected"),
+    "encoder-unavailable": N_("Chip encoder not answering"),
+}
+
+JOB_STATES: Sequence[tuple[str, str]] = (
+    ("queued", N_("Queued")),
+    ("printing", N_("Printing")),
+    ("held", N_("Held")),
+    ("in_doubt", N_("In doubt")),
+    ("done", N_("Done")),
+    ("failed", N_("Failed")),
+    ("canceled", N_("Canceled")),
+)
+
+PRIORITIES: Sequence[tuple[str, str]] = (
+    ("walk_in", N_("Walk-in")),
+    ("normal", N_("Normal")),
+    ("backlog", N_("Backlog")),
+)
+
+SILENT_SECONDS = 60.0  # a station not heard from for this long is flagged, as printctl does
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One poll of printd: its replies as they came, or why it did not answer."""
+
+    status: Mapping[str, Any] | None = None  # None: printd did not answer
+    down_reason: str | None = None
+    down_since: float | None = None  # epoch seconds
+    in_doubt: Sequence[Mapping[str, Any]] = ()  # jobs.list state=in_doubt
+    forecast: Mapping[str, Any] | None = None  # stock.forecast, read less often
+
+    @property
+    def up(self) -> bool:
+        return self.status is not None
+
+
+@dataclass(frozen=True)
+class Notice:
+    up: bool
+    reason: str | None = None
+    since: float | None = None
+    storage_failing: bool = False
+    storage_code: str | None = None
+    storage_message: str | None = None
+    storage_since: str | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    text: str  # marked for translation when known, else printd's own word
+    severity: str  # error, warning or report
+
+
+@dataclass(frozen=True)
+class Printer:
+    name: str
+    state: str  # ready, busy, warning, error, offline, paused: the badge's colour
+    label: str
+    reasons: tuple[Reason, ...]
+    paused: bool
+    pause_reason: tuple[str, ...]
+    job_id: int | None
+    job_ref: str | None
+    cards_fed: int | None
+    ribbon_remaining: int | None
+    model: str | None
+    detail: str
+    cards_today: int | None = None  # good cards issued today (the office's day)
+    spoiled_today: int | None = None
+    card_started: float | None = None  # epoch seconds the card in the printer was begun
+
+
+@dataclass(frozen=True)
+class Printers:
+    available: bool
+    printers: tuple[Printer, ...] = ()
+
+
+@dataclass(frozen=True)
+class Queue:
+    available: bool
+    states: tuple[tuple[str, str, int], ...] = ()  # (state, label, count)
+    waiting: tuple[tuple[str, str, int], ...] = ()  # (priority, label, count) of queued and held jobs; () unknown
+
+
+@dataclass(frozen=True)
+class Stock:
+    available: bool
+    on_hand: int = 0
+    received: int = 0
+    issued: int = 0
+    spoiled: int = 0
+    in_doubt: int = 0
+    threshold: int = 0
+    low: bool = False
+    exhausted: bool = False
+    reorder: bool = False
+    days_left: float | None = None
+    reorder_point: int | None = None
+    request: int | None = None
+    forecast_as_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    event: str
+    severity: str  # error or warning
+    printer: str | None = None
+    count: int | None = None
+    message: str = ""  # printd's sentence, shown for an alert the dashboard has no words of its own for
+
+
+@dataclass(frozen=True)
+class Doubt:
+    id: int
+    ref: str
+    printer: str | None
+    attempts: int
+    since: str | None
+
+
+@dataclass(frozen=True)
+class Station:
+    name: str
+    this_station: bool
+    on_hand: int | None
+    in_doubt: int | None
+    last_heard: str | None  # ISO time (not the seconds since: those change at every poll)
+    silent: bool
+    printers: tuple[tuple[str, str, str], ...]  # (name, state, label)
+
+
+@dataclass(frozen=True)
+class Doubts:
+    available: bool
+    count: int = 0
+    jobs: tuple[Doubt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stations:
+    available: bool
+    stations: tuple[Station, ...] = ()
+
+
+STOCK_ALERTS = frozenset({"stock.low", "stock.reorder", "stock.exhausted"})  # shown in the stock section's banner
+
+
+def sections(snapshot: Snapshot) -> dict[str, object]:
+    """The live sections of the station page, by the name their fragment is sent under."""
+    status = snapshot.status or {}
+    alerts = [a for a in _rows(status.get("alerts")) if isinstance(a.get("event"), str)]
+    return {
+        "notice": notice(snapshot),
+        "printers": Printers(snapshot.up, tuple(printer(p) for p in _rows(status.get("printers")))),
+        "queue": queue(status.get("queue"), snapshot.forecast, status.get("queue_by_priority")),
+        "stock": stock(status.get("stock"), {a["event"] for a in alerts}, snapshot.forecast),
+        "alerts": tuple(alert(a) for a in alerts if a["event"] not in STOCK_ALERTS),
+        "doubt": doubts(status.get("queue"), snapshot.in_doubt),
+        "stations": stations(status.get("stations")),
+    }
+
+
+def notice(snapshot: Snapshot) -> Notice:
+    if snapshot.status is None:
+        return Notice(False, snapshot.down_reason, snapshot.down_since)
+    storage = snapshot.status.get("storage") or {}
+    if isinstance(storage, Mapping) and storage.get("available") is False:
+        return Notice(
+            True,
+            storage_failing=True,
+            storage_code=_str(storage.get("code")),
+            storage_message=_str(storage.get("message")),
+            storage_since=_str(storage.get("since")),
+        )
+    return Notice(True)
+
+
+def reason(word: str) -> Reason:
+    """``media-empty-error`` → (Card feeder empty, error); a word the dashboard does not know is kept as it is."""
+    for severity in ("error", "warning"):
+        if word.endswith(f"-{severity}"):
+            keyword = word.removesuffix(f"-{severity}")
+            return Reason(REASON_TEXTS.get(keyword, word), severity)
+    return Reason(REASON_TEXTS.get(word, word), "report")
+
+
+def printer(p: Mapping[str, Any]) -> Printer:
+    state = str(p.get("state") or "offline")
+    counters = p.get("counters") or {}
+    job = p.get("current_job")
+    job_id = job if isinstance(job, int) and not isinstance(job, bool) else None
+    pause_reason = _str(p.get("pause_reason"))
+    found_today = p.get("cards_today")
+    today: Mapping[str, Any] = found_today if isinstance(found_today, Mapping) else {}
+    return Printer(
+        name=str(p.get("name")),
+        state=state if state in STATE_LABELS else "offline",
+        label=STATE_LABELS.get(state, state),
+        reasons=tuple(reason(str(r)) for r in p.get("reasons") or () if str(r).strip()),
+        paused=bool(p.get("paused")),
+        pause_reason=tuple(reason(part.strip()).text for part in (pause_reason or "").split(",") if part.strip()),
+        job_id=job_id,
+        job_ref=_str(p.get("current_ref")),
+        cards_fed=_int(counters.get("cards_fed")),
+        ribbon_remaining=_int(counters.get("ribbon_remaining")),
+        model=_str(p.get("model")),
+        detail=str(p.get("detail") or ""),
+        cards_today=_int(today.get("issued")),
+        spoiled_today=_int(today.get("spoiled")),
+        card_started=_number(p.get("card_started_at")),
+    )
+
+
+def queue(counts: object, forecast: Mapping[str, Any] | None, by_priority: object = None) -> Queue:
+    if not isinstance(counts, Mapping):
+        return Queue(False)
+    states = tuple((key, label, _int(counts.get(key)) or 0) for key, label in JOB_STATES)
+    waiting_counts = by_priority if isinstance(by_priority, Mapping) else (forecast or {}).get("backlog")
+    waiting: tuple[tuple[str, str, int], ...] = ()
+    if isinstance(waiting_counts, Mapping):
+        waiting = tuple((key, label, _int(waiting_counts.get(key)) or 0) for key, label in PRIORITIES)
+    return Queue(True, states, waiting)
+
+
+def stock(summary: object, alerts: set[str], forecast: Mapping[str, Any] | None) -> Stock:
+    if not isinstance(summary, Mapping):
+        return Stock(False)
+    forecast = forecast or {}
+    days_left = forecast.get("days_left")
+    return Stock(
+        True,
+        on_hand=_int(summary.get("on_hand")) or 0,
+        received=_int(summary.get("received")) or 0,
+        issued=_int(summary.get("issued")) or 0,
+        spoiled=_int(summary.get("spoiled")) or 0,
+        in_doubt=_int(summary.get("in_doubt")) or 0,
+        threshold=_int(summary.get("low_threshold")) or 0,
+        low=bool(summary.get("low")) or "stock.low" in alerts,
+        exhausted="stock.exhausted" in alerts,
+        reorder="stock.reorder" in alerts,
+        days_left=float(days_left) if isinstance(days_left, int | float) else None,
+        reorder_point=_int(forecast.get("reorder_point")),
+        request=_int(forecast.get("request")),
+        forecast_as_of=_str(forecast.get("as_of")),
+    )
+
+
+def alert(a: Mapping[str, Any]) -> Alert:
+    event = str(a["event"])
+    return Alert(
+        event=event,
+        severity="warning" if event in {"stock.unreconciled"} else "error",
+        printer=_str(a.get("printer")),
+        count=_int(a.get("blanks")),
+        message=str(a.get("message") or event),
+    )
+
+
+def doubts(counts: object, jobs: Sequence[Mapping[str, Any]]) -> Doubts:
+    if not isinstance(counts, Mapping):
+        return Doubts(False)
+    rows = tuple(
+        Doubt(
+            id=int(job["id"]),
+            ref=str(job.get("ref")),
+            printer=_str(job.get("printer")),
+            attempts=_int(job.get("attempts")) or 0,
+            since=_str(job.get("updated_at")),
+        )
+        for job in jobs
+        if _int(job.get("id")) is not None
+    )
+    return Doubts(True, _int(counts.get("in_doubt")) or 0, rows)
+
+
+def stations(rows: object) -> Stations:
+    if not isinstance(rows, list):
+        return Stations(False)
+    found = []
+    for s in _rows(rows):
+        heard = s.get("seconds_since_heard")
+        heard_seconds = float(heard) if isinstance(heard, int | float) else None
+        found.append(
+            Station(
+                name=str(s.get("name")),
+                this_station=bool(s.get("this_station")),
+                on_hand=_int(s.get("on_hand")),
+                in_doubt=_int(s.get("in_doubt")),
+                last_heard=_str(s.get("last_heard")),
+                silent=heard_seconds is not None and heard_seconds > SILENT_SECONDS,
+                printers=tuple(
+                    (
+                        str(p.get("name")),
+                        str(p.get("state")),
+                        STATE_LABELS.get(str(p.get("state")), str(p.get("state"))),
+                    )
+                    for p in _rows(s.get("printers"))
+                ),
+            )
+        )
+    return Stations(True, tuple(found))
+
+
+def _rows(value: object) -> list[Mapping[str, Any]]:
+    return [row for row in value if isinstance(row, Mapping)] if isinstance(value, list) else []
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,0 +1,74 @@
+"""The Jinja2 environment: templates under printd/web/templates, autoescaped, translated per render.
+
+Every text in a template is marked (``{% trans %}``, ``_()``); jinja2's i18n extension calls printd.i18n's gettext,
+which answers in the language set with ``i18n.speaking(language)`` around a render, so one environment serves readers
+of both languages at once. Dates and numbers go through Babel filters in that language and the office's time zone
+(``[station] timezone``): ``{{ n|number }}``, ``{{ iso|datetime }}``, ``{{ iso|clock }}``, ``{{ seconds|duration }}``;
+a value missing is shown as ``NONE`` (an en dash).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import babel.dates
+import jinja2
+
+from printd import i18n
+
+NONE = "\u2013"
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """An ISO time from printd (``2026-12-07T02:40:28.079Z``) or epoch seconds → an aware datetime; else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def environment(zone: ZoneInfo) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("printd.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n._, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+    def number(value: object) -> str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return i18n.format_number(value, i18n.current_language())
+        return NONE
+
+    def datetime(value: object, fmt: str = "medium") -> str:
+        moment = parse_time(value)
+        return NONE if moment is None else i18n.format_datetime(moment, i18n.current_language(), fmt, tzinfo=zone)
+
+    def clock(value: object) -> str:
+        """The time of day in the office (``14:05:09``); with the date when it is not today there."""
+        moment = parse_time(value)
+        if moment is None:
+            return NONE
+        local = moment.astimezone(zone)
+        if local.date() != dt.datetime.now(zone).date():
+            return datetime(value, "short")
+        return babel.dates.format_time(local, "HH:mm:ss", locale=i18n.locale(i18n.current_language()))
+
+    def duration(seconds: object) -> str:
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            return NONE
+        return babel.dates.format_timedelta(
+            dt.timedelta(seconds=seconds), threshold=2, format="short", locale=i18n.locale(i18n.current_language())
+        )
+
+    env.filters.update(number=number, datetime=datetime, clock=clock, duration=duration)
+    return env
