@@ -19,7 +19,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from printd import cli_reports, cli_stations
+from printd import cli_reports, cli_stations, cli_users
 from printd.cli_output import (
     EXIT_ERROR,
     EXIT_OK,
@@ -235,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("--note", default="", metavar="TEXT", help="what was checked")
     add_report_commands(add, commands, stock_commands, spoiled)
     add_station_commands(add, stock_commands, jobs, submit, positive_int=_positive_int, nonempty=_nonempty)
+    cli_users.add_user_commands(add, commands)
     return parser
 
 
@@ -716,6 +717,7 @@ COMMANDS: Mapping[str, Command] = {
     "reconcile": _reconcile,
     "spoiled": _spoiled,
     "report": cli_reports.report,
+    "users": cli_users.users,
     "spoil": _simple(
         "jobs.spoil",
         lambda a: (
