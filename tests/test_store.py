@@ -72,6 +72,21 @@ def test_priority_then_fifo(store: SqliteStore, png: bytes) -> None:
     assert order == ["w1", "w2", "n1", "n2", "b1", "b2"]
 
 
+def test_jobs_are_listed_by_state_and_priority(store: SqliteStore, png: bytes) -> None:
+    for ref, prio in [
+        ("b1", Priority.BACKLOG),
+        ("w1", Priority.WALK_IN),
+        ("b2", Priority.BACKLOG),
+        ("n1", Priority.NORMAL),
+    ]:
+        store.submit(new_job(ref, png, prio), "t")
+    store.transition("b2", JobEvent.HOLD, "t")
+    assert [j.ref for j in store.list_jobs(priority=Priority.BACKLOG)] == ["b2", "b1"]  # newest first
+    assert [j.ref for j in store.list_jobs(JobState.QUEUED, priority=Priority.BACKLOG)] == ["b1"]
+    assert [j.ref for j in store.list_jobs(JobState.QUEUED)] == ["w1", "n1", "b1"]  # in the order they print
+    assert store.list_jobs(JobState.HELD, priority=Priority.WALK_IN) == []
+
+
 def test_submission_is_idempotent_on_ref(store: SqliteStore, png: bytes) -> None:
     first = store.submit(new_job("R1", png), "t")
     again = store.submit(new_job("R1", png), "t")

@@ -19,7 +19,7 @@ from printd.control.report_methods import ReportMethods
 from printd.control.user_methods import UserMethods
 from printd.errors import PrintdError, invalid_params
 from printd.intake import parse_job
-from printd.jobs import JobEvent, JobState
+from printd.jobs import JobEvent, JobState, Priority
 from printd.ledger import Balance, Resolution
 from printd.reports.settings import ReportSettings
 from printd.station import PrinterView, Station
@@ -53,6 +53,7 @@ class ListParams(msgspec.Struct, forbid_unknown_fields=True):
     state: str | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
     station: StationName | None = None  # only jobs bound to this station
+    priority: str | None = None  # only jobs of this priority (walk_in, normal, backlog)
 
 
 class SubmitParams(msgspec.Struct, forbid_unknown_fields=True):
@@ -258,7 +259,16 @@ class Dispatcher:
                 raise invalid_params(
                     f"jobs.list: state must be one of {', '.join(s.value for s in JobState)}, not {params.state!r}"
                 ) from None
-        return [job.as_dict() for job in self.store.list_jobs(state, params.limit, params.station)]
+        priority = None
+        if params.priority is not None:
+            try:
+                priority = Priority.from_label(params.priority)
+            except KeyError:
+                raise invalid_params(
+                    f"jobs.list: priority must be one of {', '.join(p.label for p in Priority)},"
+                    f" not {params.priority[:32]!r}"
+                ) from None
+        return [job.as_dict() for job in self.store.list_jobs(state, params.limit, params.station, priority)]
 
     def jobs_get(self, params: JobParams, _: Caller) -> dict[str, object]:
         job = self.store.get_job(params.job)

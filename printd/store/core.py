@@ -186,15 +186,25 @@ class SqlStore:
         with self._read() as db:
             return self._find_job(db, key)
 
-    def list_jobs(self, state: JobState | None = None, limit: int = 100, station: str | None = None) -> list[JobRecord]:
+    def list_jobs(
+        self,
+        state: JobState | None = None,
+        limit: int = 100,
+        station: str | None = None,
+        priority: Priority | None = None,
+    ) -> list[JobRecord]:
         """The newest jobs, or those in ``state`` in the order they print; ``station``: bound to that station."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if state is not None:
             where.append("state = ?")
             args.append(state.value)
         if station is not None:
             where.append("station = ?")
             args.append(station)
+        if priority is not None:
+            where.append("priority = ?")
+            args.append(int(priority))
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY priority, id LIMIT ?" if state is not None else " ORDER BY id DESC LIMIT ?"
         with self._read() as db:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from drivers.base import CardResult, Counters, SpoilCategory
 from printd.errors import PrintdError
-from printd.jobs import JobEvent, JobState
+from printd.jobs import JobEvent, JobState, Priority
 from printd.ledger import Balance, Reconciliation, Resolution
 from printd.store.accounts import Account, AccountChange, NewAccount
 from printd.store.cards import Card
@@ -48,7 +48,11 @@ class Store(Protocol):
     def get_job(self, key: int | str) -> JobRecord: ...
 
     def list_jobs(
-        self, state: JobState | None = None, limit: int = 100, station: str | None = None
+        self,
+        state: JobState | None = None,
+        limit: int = 100,
+        station: str | None = None,
+        priority: Priority | None = None,
     ) -> list[JobRecord]: ...
 
     def job_history(self, job_id: int) -> list[dict[str, object]]: ...
