@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from drivers.base import SpoilCategory
 from printd import i18n
+from printd.cli_errors import error_text
 from printd.errors import PrintdError
 from printd.i18n import _
 from printd.logging import get_logger
@@ -208,7 +209,7 @@ async def act(request: Request) -> Response:
             result = await state.link.call(action.method, params, on_behalf_of=account, timeout=ACTION_TIMEOUT)
         except PrintdError as exc:
             log.info("web.action", method=action.method, account=account, outcome=exc.code)
-            session.flash("error", refusal(exc, session.account.role))
+            session.flash("error", refusal(exc, session.account.role, params))
             if exc.code in ("auth.account_unknown", "auth.account_disabled"):
                 state.sessions.sign_out(session)  # the account cannot act any more: sign in again, or not at all
                 clear_session_cookie(response, state)
@@ -222,18 +223,25 @@ async def act(request: Request) -> Response:
             return response
         log.info("web.action", method=action.method, account=account, outcome="ok")
         session.flash("ok", action.done(params, result))
+    await state.live.poll_now()  # the page the browser goes back to shows the change
     return response
 
 
-def refusal(error: PrintdError, role: str) -> str:
-    """printd's refusal in words for the reader."""
+def refusal(error: PrintdError, role: str, params: Mapping[str, object]) -> str:
+    """printd's refusal in words for the reader: printd's sentence, said again from its code and facts in the
+    reader's language where printctl's vocabulary knows it (printd.cli_errors)."""
+    asked: dict[str, object] = {k: repr(v) for k, v in params.items() if k in ("printer", "ref") and isinstance(v, str)}
+    if isinstance(params.get("job"), str):
+        asked["job_ref"] = repr(params["job"])
+    if isinstance(params.get("count"), int):
+        asked["count"] = params["count"]
     if error.code == "auth.forbidden":
         return _("Your account ({role}) may not do this; printd refused it.").format(
             role=_(ROLE_LABELS.get(role, role))
         )
     if error.code in ("auth.account_unknown", "auth.account_disabled"):
         return _("This dashboard account can no longer act (disabled or removed); you are signed out.")
-    return _("printd refused: {message}").format(message=error.message)
+    return _("printd refused: {message}").format(message=error_text(error.code, error.message, error.details, asked))
 
 
 def refused(request: Request, why: str) -> Response:

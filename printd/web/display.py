@@ -99,7 +99,7 @@ class Printer:
     label: str
     reasons: tuple[Reason, ...]
     paused: bool
-    pause_reason: tuple[str, ...]
+    pause_reason: str | None  # printd's words; the templates' pause_reason filter says them in the reader's language
     job_id: int | None
     job_ref: str | None
     cards_fed: int | None
@@ -146,9 +146,7 @@ class Stock:
 class Alert:
     event: str
     severity: str  # error or warning
-    printer: str | None = None
-    count: int | None = None
-    message: str = ""  # printd's sentence, shown for an alert the dashboard has no words of its own for
+    facts: tuple[tuple[str, object], ...]  # the alert as printd sent it (event, message, printer, blanks...)
 
 
 @dataclass(frozen=True)
@@ -240,7 +238,7 @@ def printer(p: Mapping[str, Any]) -> Printer:
         label=STATE_LABELS.get(state, state),
         reasons=tuple(reason(str(r)) for r in p.get("reasons") or () if str(r).strip()),
         paused=bool(p.get("paused")),
-        pause_reason=tuple(reason(part.strip()).text for part in (pause_reason or "").split(",") if part.strip()),
+        pause_reason=pause_reason,
         job_id=job_id,
         job_ref=_str(p.get("current_ref")),
         cards_fed=_int(counters.get("cards_fed")),
@@ -289,13 +287,8 @@ def stock(summary: object, alerts: set[str], forecast: Mapping[str, Any] | None)
 
 def alert(a: Mapping[str, Any]) -> Alert:
     event = str(a["event"])
-    return Alert(
-        event=event,
-        severity="warning" if event in {"stock.unreconciled"} else "error",
-        printer=_str(a.get("printer")),
-        count=_int(a.get("blanks")),
-        message=str(a.get("message") or event),
-    )
+    facts = tuple((str(k), v) for k, v in sorted(a.items()) if isinstance(v, str | int | float | bool) or v is None)
+    return Alert(event=event, severity="warning" if event == "stock.unreconciled" else "error", facts=facts)
 
 
 def doubts(counts: object, jobs: Sequence[Mapping[str, Any]]) -> Doubts:

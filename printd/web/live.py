@@ -84,6 +84,9 @@ class Live:
         self._forecast: Mapping[str, Any] | None = None
         self._doubt: tuple[float, int, tuple[Mapping[str, Any], ...]] = (0.0, -1, ())  # read at, count, jobs
         self._first = asyncio.Event()
+        self._wake = asyncio.Event()  # set: poll now, do not wait out the interval
+        self._polled = asyncio.Event()  # set (and replaced) as each poll is taken in
+        self._started = self._finished = 0  # polls begun, polls taken in
         self.renders = 0  # sections rendered since start (for benchmarks: once per change and variant)
 
     # ---- polling ----------------------------------------------------------------------------------------
@@ -94,15 +97,32 @@ class Live:
         try:
             while True:
                 started = time.monotonic()
+                self._started += 1
                 try:
                     self.update(await self.poll())
                 except Exception:  # a reply of an unexpected shape must not stop the dashboard
                     log.exception("web.poll_failed")
-                await asyncio.sleep(max(0.02, self.poll_seconds - (time.monotonic() - started)))
+                self._finished = self._started
+                self._polled.set()
+                self._polled = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._wake.wait(), max(0.02, self.poll_seconds - (time.monotonic() - started))
+                    )
+                self._wake.clear()
         finally:
             forecast.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await forecast
+
+    async def poll_now(self, timeout: float = STATUS_TIMEOUT) -> None:
+        """Return once a poll begun after this call is taken in (an action's effect is then on the next page)."""
+        wanted = self._started + 1
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._finished < wanted:
+                    await self._polled.wait()
 
     async def wait_ready(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from drivers.base import SpoilCategory
+from printd.cli_errors import error_text
 from printd.errors import PrintdError
 from printd.i18n import N_
 from printd.web.access import to_login, visitor
@@ -64,21 +65,23 @@ async def resolve(request: Request) -> Response:
     reference = request.query_params.get("job", "").strip()[:128]
     detail: Mapping[str, Any] | None = None
     problem: str | None = None
+    status_code = 200
     if reference:
         try:
             found = await web_state(request).link.call("jobs.get", {"job": reference})
             detail = _job(found) if isinstance(found, Mapping) else None
         except PrintdError as exc:
-            problem = exc.message
+            problem = error_text(exc.code, exc.message, exc.details, {"job_ref": repr(reference)})
+            status_code = 404 if exc.code == "job.not_found" else 200
         except DaemonUnavailableError:
-            problem = "unavailable"
+            problem = "unavailable"  # the page says so, as every page does
     context = {
         "reference": reference,
         "job": detail,
         "problem": problem,
         "categories": SPOIL_CATEGORIES,
     }
-    return page(request, "resolve.html", context, status_code=404 if problem and detail is None and reference else 200)
+    return page(request, "resolve.html", context, status_code=status_code)
 
 
 def _job(found: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Every text in a template is marked (``{% trans %}``, ``_()``); jinja2's i18n ext
 which answers in the language set with ``i18n.speaking(language)`` around a render, so one environment serves readers
 of both languages at once. Dates and numbers go through Babel filters in that language and the office's time zone
 (``[station] timezone``): ``{{ n|number }}``, ``{{ iso|datetime }}``, ``{{ iso|clock }}``, ``{{ seconds|duration }}``;
-a value missing is shown as ``NONE`` (an en dash).
+a value missing is shown as ``NONE`` (an en dash). printd's own sentences (a pause reason, an alert) are said again
+in the reader's language with printd.cli_errors, printctl's vocabulary: ``{{ text|pause_reason }}``,
+``{{ facts|alert }}``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from zoneinfo import ZoneInfo
 import babel.dates
 import jinja2
 
-from printd import i18n
+from printd import cli_errors, i18n
+from printd.web import display
 
 NONE = "\u2013"
 
@@ -70,5 +73,20 @@ def environment(zone: ZoneInfo) -> jinja2.Environment:
             dt.timedelta(seconds=seconds), threshold=2, format="short", locale=i18n.locale(i18n.current_language())
         )
 
-    env.filters.update(number=number, datetime=datetime, clock=clock, duration=duration)
+    def pause_reason(text: object) -> str:
+        """Why a printer is paused, from printd's words: its reasons in the dashboard's words in English, printd's
+        sentences said again in the reader's language otherwise (printd.cli_errors)."""
+        if not isinstance(text, str):
+            return NONE
+        if i18n.current_language() != i18n.SOURCE_LANGUAGE:
+            return cli_errors.pause_reason_text(text)
+        return ", ".join(i18n._(display.reason(part.strip()).text) for part in text.split(",") if part.strip())
+
+    def alert(facts: object) -> str:
+        """An alert of printd's status in the reader's language (printd.cli_errors)."""
+        return cli_errors.alert_text(dict(facts)) if isinstance(facts, tuple) else NONE
+
+    env.filters.update(
+        number=number, datetime=datetime, clock=clock, duration=duration, pause_reason=pause_reason, alert=alert
+    )
     return env
