@@ -20,6 +20,11 @@ from rich.table import Table
 from rich.text import Text
 
 from printd import cli_reports, cli_stations, cli_users
+from printd.cli_argparse import use_printd_catalog
+from printd.cli_errors import alert_text, asked_of, error_text, pause_reason_text, unreachable_text
+from printd.cli_labels import CARD_FATES, JOB_EVENTS, PRINTER_STATES, PRIORITIES, reason
+from printd.cli_labels import JOB_STATES as STATE_LABELS
+from printd.cli_labels import SPOIL_CATEGORIES as CATEGORY_LABELS
 from printd.cli_output import (
     EXIT_ERROR,
     EXIT_OK,
@@ -32,12 +37,25 @@ from printd.cli_output import (
     date_argument,
     dict_rows,
     get,
+    labelled,
+    quantity,
 )
 from printd.cli_reports import add_report_commands
 from printd.cli_stations import StationConflictError, add_station_commands, bind_station
 from printd.control.client import DEFAULT_SOCKET, ControlClient, DaemonUnreachableError
 from printd.control.protocol import DEFAULT_MAX_MESSAGE_BYTES
 from printd.errors import PrintdError
+from printd.i18n import (
+    N_,
+    SOURCE_LANGUAGE,
+    CatalogMissingError,
+    _,
+    format_number,
+    from_environment,
+    plain_from_environment,
+    speaking,
+    translation,
+)
 
 JOB_STATES = ("queued", "printing", "held", "in_doubt", "done", "failed", "canceled")
 SPOIL_CATEGORIES = ("print_failed", "encode_failed", "damaged", "data_changed", "test_print")
@@ -46,10 +64,10 @@ _json = msgspec.json.Encoder()
 # Room left in each batch request for the envelope around the jobs.
 BATCH_BYTES = DEFAULT_MAX_MESSAGE_BYTES - 4096
 
-EPILOG = """\
+EPILOG = N_("""\
 exit status: 0 success, 1 printd answered with an error (or a batch had rejected jobs),
 2 usage error or unreadable input file, 3 printd could not be reached.
-The socket is --socket, else $PRINTD_SOCKET, else /run/printd/printd.sock."""
+The socket is --socket, else $PRINTD_SOCKET, else /run/printd/printd.sock.""")
 
 # ---- argument types --------------------------------------------------------------------------------
 
@@ -58,15 +76,17 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("expected a positive whole number, got {text}").format(text=repr(text))
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+        raise argparse.ArgumentTypeError(_("expected a positive whole number, got {text}").format(text=repr(text)))
     return value
 
 
 def _serials(text: str) -> str:
     if not re.fullmatch(r"\S+-\S+", text):
-        raise argparse.ArgumentTypeError(f"expected a serial range as FIRST-LAST, got {text!r}")
+        raise argparse.ArgumentTypeError(_("expected a serial range as FIRST-LAST, got {text}").format(text=repr(text)))
     return text
 
 
@@ -74,16 +94,17 @@ def _nonzero_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number such as -2 or 5, got {text!r}") from None
+        said = _("expected a whole number such as -2 or 5, got {text}").format(text=repr(text))
+        raise argparse.ArgumentTypeError(said) from None
     if value == 0:
-        raise argparse.ArgumentTypeError("expected a number of blanks other than 0")
+        raise argparse.ArgumentTypeError(_("expected a number of blanks other than 0"))
     return value
 
 
 def _job_id(text: str) -> int:
     digits = text.removeprefix("#")
     if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) < 2**63:
-        raise argparse.ArgumentTypeError(f"expected a job id such as 12 or #12, got {text!r}")
+        raise argparse.ArgumentTypeError(_("expected a job id such as 12 or #12, got {text}").format(text=repr(text)))
     return int(digits)
 
 
@@ -92,21 +113,21 @@ def _job_ref_or_id(text: str) -> str | int:
     return _job_id(text) if text.startswith("#") else text
 
 
-JOB_HELP = "the job's client reference (even one made of digits), or #ID for its id (quote it: '#12')"
+JOB_HELP = N_("the job's client reference (even one made of digits), or #ID for its id (quote it: '#12')")
 
 
 def add_job_argument(parser: argparse.ArgumentParser) -> None:
     """A job named by its reference (positional, or '#ID') or by --id: never a guess between the two."""
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("job", nargs="?", type=_job_ref_or_id, metavar="REF", help=JOB_HELP)
+    which.add_argument("job", nargs="?", type=_job_ref_or_id, metavar="REF", help=_(JOB_HELP))
     which.add_argument(
-        "--id", dest="job_id", type=_job_id, metavar="ID", help="the job's id, as 'printctl jobs' shows it"
+        "--id", dest="job_id", type=_job_id, metavar="ID", help=_("the job's id, as 'printctl jobs' shows it")
     )
 
 
 def _nonempty(text: str) -> str:
     if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
+        raise argparse.ArgumentTypeError(_("must not be empty"))
     return text
 
 
@@ -114,19 +135,20 @@ def _nonempty(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """printctl's command line, its help in the current language (argparse's own words: cli_argparse)."""
     # The global options also work after the command; SUPPRESS keeps a subcommand from resetting them.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--socket", default=argparse.SUPPRESS, metavar="PATH", help="printd's control socket")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print raw JSON")
+    common.add_argument("--socket", default=argparse.SUPPRESS, metavar="PATH", help=_("printd's control socket"))
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=_("print raw JSON"))
 
     parser = argparse.ArgumentParser(
         prog="printctl",
-        description="Control printd, the ID-card print station: queue, printers and the blank-card stock.",
-        epilog=EPILOG,
+        description=_("Control printd, the ID-card print station: queue, printers and the blank-card stock."),
+        epilog=_(EPILOG),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--socket", metavar="PATH", help="printd's control socket (default: $PRINTD_SOCKET)")
-    parser.add_argument("--json", action="store_true", help="print the daemon's reply as JSON")
+    parser.add_argument("--socket", metavar="PATH", help=_("printd's control socket (default: $PRINTD_SOCKET)"))
+    parser.add_argument("--json", action="store_true", help=_("print the daemon's reply as JSON"))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, help_text: str, into: Any = commands) -> argparse.ArgumentParser:
@@ -135,84 +157,94 @@ def build_parser() -> argparse.ArgumentParser:
             help=help_text,
             description=help_text,
             parents=[common],
-            epilog=EPILOG,
+            epilog=_(EPILOG),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         return sub
 
-    add("status", "Show the station: printers, queue, stock and alerts.")
+    add("status", _("Show the station: printers, queue, stock and alerts."))
 
     stock = add(
         "stock",
-        "Show the blank-card stock (with each station's custody where several share the database), or change it:"
-        " 'stock receive', 'stock adjust', 'stock transfer'.",
+        _(
+            "Show the blank-card stock (with each station's custody where several share the database), or change it:"
+            " 'stock receive', 'stock adjust', 'stock transfer'."
+        ),
     )
     stock_commands = stock.add_subparsers(dest="stock_command", metavar="SUBCOMMAND")
-    receive = add("receive", "Record a delivery of N blank cards (supervisor).", stock_commands)
-    receive.add_argument("count", type=_positive_int, metavar="N", help="number of blank cards received")
-    receive.add_argument("--ref", required=True, type=_nonempty, help="delivery reference (e.g. the handover note)")
-    receive.add_argument("--serials", type=_serials, metavar="FIRST-LAST", help="serial range of the blanks")
+    receive = add("receive", _("Record a delivery of N blank cards (supervisor)."), stock_commands)
+    receive.add_argument("count", type=_positive_int, metavar="N", help=_("number of blank cards received"))
+    receive.add_argument("--ref", required=True, type=_nonempty, help=_("delivery reference (e.g. the handover note)"))
+    receive.add_argument("--serials", type=_serials, metavar="FIRST-LAST", help=_("serial range of the blanks"))
     adjust = add(
         "adjust",
-        "Correct the stock on hand by N blanks, e.g. -2 for test cards printed from a printer's menu (supervisor).",
+        _("Correct the stock on hand by N blanks, e.g. -2 for test cards printed from a printer's menu (supervisor)."),
         stock_commands,
     )
-    adjust.add_argument("count", type=_nonzero_int, metavar="N", help="blanks to add (+N) or write off (-N)")
-    adjust.add_argument("--reason", required=True, type=_nonempty, help="why, for the ledger (no personal data)")
-    adjust.add_argument("--printer", help="the printer the difference belongs to (explains a reconcile difference)")
+    adjust.add_argument("count", type=_nonzero_int, metavar="N", help=_("blanks to add (+N) or write off (-N)"))
+    adjust.add_argument("--reason", required=True, type=_nonempty, help=_("why, for the ledger (no personal data)"))
+    adjust.add_argument("--printer", help=_("the printer the difference belongs to (explains a reconcile difference)"))
 
-    jobs = add("jobs", "List jobs, newest first.")
-    jobs.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
-    jobs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="at most N jobs (default 50)")
+    jobs = add("jobs", _("List jobs, newest first."))
+    jobs.add_argument("--state", choices=JOB_STATES, help=_("only jobs in this state"))
+    jobs.add_argument("--limit", type=_positive_int, default=50, metavar="N", help=_("at most N jobs (default 50)"))
 
-    add_job_argument(add("job", "Show one job: its cards and its history."))
+    add_job_argument(add("job", _("Show one job: its cards and its history.")))
 
-    submit = add("submit", "Submit a job file, or a JSON-lines file of jobs with --batch.")
+    submit = add("submit", _("Submit a job file, or a JSON-lines file of jobs with --batch."))
     submit.add_argument(
         "file",
         nargs="?",
         metavar="FILE",
-        help='job file: {"ref", "priority", "front", "back"?, "holder"?, "chip"?, "station"?}; - reads standard input',
+        help=_(
+            'job file: {"ref", "priority", "front", "back"?, "holder"?, "chip"?, "station"?}; - reads standard input'
+        ),
     )
-    submit.add_argument("--batch", metavar="FILE.jsonl", help="one job per line; sent in chunks of 500")
+    submit.add_argument("--batch", metavar="FILE.jsonl", help=_("one job per line; sent in chunks of 500"))
 
     for name, what in (
-        ("cancel", "Cancel a queued or held job."),
-        ("hold", "Hold a queued job."),
-        ("release", "Release a held job back to the queue."),
-        ("reprint", "Print a job again on a new blank."),
+        ("cancel", N_("Cancel a queued or held job.")),
+        ("hold", N_("Hold a queued job.")),
+        ("release", N_("Release a held job back to the queue.")),
+        ("reprint", N_("Print a job again on a new blank.")),
     ):
-        add_job_argument(add(name, what))
+        add_job_argument(add(name, _(what)))
 
-    printers = add("printers", "Pause or resume a printer.")
+    printers = add("printers", _("Pause or resume a printer."))
     printer_commands = printers.add_subparsers(dest="printer_command", metavar="SUBCOMMAND", required=True)
-    add("pause", "Stop a printer taking new cards.", printer_commands).add_argument("printer", metavar="NAME")
-    add("resume", "Let a paused printer take cards again.", printer_commands).add_argument("printer", metavar="NAME")
+    add("pause", _("Stop a printer taking new cards."), printer_commands).add_argument("printer", metavar="NAME")
+    add("resume", _("Let a paused printer take cards again."), printer_commands).add_argument("printer", metavar="NAME")
 
     reconcile = add(
         "reconcile",
-        "Compare each printer's card counter with the blanks the ledger booked on it since the last"
-        " reconciliation, show any difference (blanks fed outside printd) and record it in the ledger.",
+        _(
+            "Compare each printer's card counter with the blanks the ledger booked on it since the last"
+            " reconciliation, show any difference (blanks fed outside printd) and record it in the ledger."
+        ),
     )
-    reconcile.add_argument("printer", nargs="?", metavar="PRINTER", help="only this printer (default: all)")
+    reconcile.add_argument("printer", nargs="?", metavar="PRINTER", help=_("only this printer (default: all)"))
 
-    spoiled = add("spoiled", "List spoiled blanks.")
-    spoiled.add_argument("--since", type=date_argument, metavar="YYYY-MM-DD", help="only spoils from this day on")
-    spoiled.add_argument("--category", choices=SPOIL_CATEGORIES, help="only this category")
+    spoiled = add("spoiled", _("List spoiled blanks."))
+    spoiled.add_argument("--since", type=date_argument, metavar="YYYY-MM-DD", help=_("only spoils from this day on"))
+    spoiled.add_argument("--category", choices=SPOIL_CATEGORIES, help=_("only this category"))
 
     spoil = add(
         "spoil",
-        "Record a printed card that failed quality control as spoiled. Name the card as 'printctl job' lists it:"
-        " run twice, the same card is booked once.",
+        _(
+            "Record a printed card that failed quality control as spoiled. Name the card as 'printctl job' lists it:"
+            " run twice, the same card is booked once."
+        ),
     )
     add_job_argument(spoil)
     card = spoil.add_mutually_exclusive_group(required=True)
-    card.add_argument("--attempt", type=_positive_int, metavar="N", help="the card's attempt, as 'printctl job' shows")
-    card.add_argument("--chip", dest="chip_uid", type=_nonempty, metavar="UID", help="the card's chip UID")
+    card.add_argument(
+        "--attempt", type=_positive_int, metavar="N", help=_("the card's attempt, as 'printctl job' shows")
+    )
+    card.add_argument("--chip", dest="chip_uid", type=_nonempty, metavar="UID", help=_("the card's chip UID"))
     spoil.add_argument("--category", required=True, choices=SPOIL_CATEGORIES)
-    spoil.add_argument("--detail", required=True, type=_nonempty, metavar="TEXT", help="what was wrong")
+    spoil.add_argument("--detail", required=True, type=_nonempty, metavar="TEXT", help=_("what was wrong"))
 
-    resolve = add("resolve", "Settle an in-doubt job from what the card actually became.")
+    resolve = add("resolve", _("Settle an in-doubt job from what the card actually became."))
     add_job_argument(resolve)
     fate = resolve.add_mutually_exclusive_group(required=True)
     fate.add_argument(
@@ -220,19 +252,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="resolution",
         action="store_const",
         const="printed",
-        help="the card is in the output hopper and good",
+        help=_("the card is in the output hopper and good"),
     )
     fate.add_argument(
         "--spoiled",
         dest="category",
         choices=SPOIL_CATEGORIES,
         metavar="CATEGORY",
-        help=f"the card is spoiled: {', '.join(SPOIL_CATEGORIES)}",
+        help=_("the card is spoiled: {categories}").format(categories=", ".join(SPOIL_CATEGORIES)),
     )
     fate.add_argument(
-        "--not-fed", dest="resolution", action="store_const", const="not_fed", help="no blank left the feeder"
+        "--not-fed", dest="resolution", action="store_const", const="not_fed", help=_("no blank left the feeder")
     )
-    resolve.add_argument("--note", default="", metavar="TEXT", help="what was checked")
+    resolve.add_argument("--note", default="", metavar="TEXT", help=_("what was checked"))
     add_report_commands(add, commands, stock_commands, spoiled)
     add_station_commands(add, stock_commands, jobs, submit, positive_int=_positive_int, nonempty=_nonempty)
     cli_users.add_user_commands(add, commands)
@@ -267,9 +299,9 @@ def _load_json_file(path: str) -> tuple[object, Path]:
             return msgspec.json.decode(sys.stdin.buffer.read()), Path.cwd()
         return msgspec.json.decode(Path(path).read_bytes()), Path(path).resolve().parent
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise UsageError(_("cannot read {path}: {error}").format(path=path, error=exc.strerror or exc)) from None
     except msgspec.DecodeError:
-        raise UsageError(f"{path} is not valid JSON; a job file holds one JSON object") from None
+        raise UsageError(_("{path} is not valid JSON; a job file holds one JSON object").format(path=path)) from None
 
 
 def absolutize_images(job: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -284,16 +316,18 @@ def absolutize_images(job: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def _submit(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
     if (args.file is None) == (args.batch is None):
-        raise UsageError("submit needs either FILE or --batch FILE.jsonl (not both)")
+        raise UsageError(_("submit needs either FILE or --batch FILE.jsonl (not both)"))
     if args.batch is not None:
         return _submit_batch(args.batch, client, out, args.station)
     job, base = _load_json_file(args.file)
     if not isinstance(job, dict):
-        raise UsageError(f"{args.file} must hold one JSON object; use --batch for a JSON-lines file of jobs")
+        raise UsageError(
+            _("{path} must hold one JSON object; use --batch for a JSON-lines file of jobs").format(path=args.file)
+        )
     try:
         job = bind_station(job, args.station)
     except StationConflictError as exc:
-        raise UsageError(f"{args.file}: {exc}") from None
+        raise UsageError(f"{args.file}: {exc.shown}") from None
     result = client.call("jobs.submit", {"job": absolutize_images(job, base)})
     if out.json:
         out.emit_json(result)
@@ -311,11 +345,12 @@ class BatchLine:
 
 def read_batch(path: str, station: str | None = None) -> tuple[list[BatchLine], list[dict[str, object]]]:
     """The jobs of a JSON-lines file and the lines rejected locally (never sent), each with its line number;
-    ``station`` (``--station``) binds the jobs that name none, and a job naming another is rejected."""
+    ``station`` (``--station``) binds the jobs that name none, and a job naming another is rejected. A rejection's
+    message is English, as the daemon's are (``--json`` prints it); tables show it through cli_errors."""
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise UsageError(_("cannot read {path}: {error}").format(path=path, error=exc.strerror or exc)) from None
     base = Path.cwd() if path == "-" else Path(path).resolve().parent
     jobs: list[BatchLine] = []
     rejected: list[dict[str, object]] = []
@@ -374,7 +409,7 @@ def _submit_batch(path: str, client: ControlClient, out: Output, station: str | 
     sent = 0
     progress = Progress(console=Console(file=out.out), transient=True, disable=out.json or not out.out.isatty())
     with progress:
-        task = progress.add_task("Submitting", total=len(jobs))
+        task = progress.add_task(_("Submitting"), total=len(jobs))
         for chunk in chunks(jobs):
             try:
                 reply = client.call("jobs.submit_batch", {"jobs": [item.job for item in chunk]})
@@ -390,8 +425,8 @@ def _submit_batch(path: str, client: ControlClient, out: Output, station: str | 
     not_sent = [item.line for item in jobs[sent:]] if failure is not None else []
     _render_batch(out, accepted, rejected, not_sent, failure)
     if isinstance(failure, DaemonUnreachableError):
-        out.error(str(failure))
-        out.error("submission is idempotent by ref: run the same command again to submit the rest")
+        out.error(unreachable_text(failure.path, failure.reason))
+        out.error(_("submission is idempotent by ref: run the same command again to submit the rest"))
         return EXIT_UNREACHABLE
     if failure is not None:
         _report_error(out, failure, json_too=False)
@@ -440,19 +475,28 @@ def _render_batch(
         out.emit_json(body)
         return
     duplicates = sum(1 for a in accepted if a.get("duplicate"))
-    summary = f"Accepted {len(accepted)} job(s)"
+    counts = {"accepted": format_number(len(accepted)), "rejected": format_number(len(rejected))}
     if duplicates:
-        summary += f", {duplicates} of them already submitted before"
-    out.console.print(Text(summary + f"; rejected {len(rejected)}."))
+        summary = _("Accepted {accepted} job(s), {duplicates} of them already submitted before; rejected {rejected}.")
+        summary = summary.format(duplicates=format_number(duplicates), **counts)
+    else:
+        summary = _("Accepted {accepted} job(s); rejected {rejected}.").format(**counts)
+    out.console.print(Text(summary))
     if rejected:
-        table = Table("Line", "Ref", "Code", "Problem", title="Rejected jobs")
+        table = Table(_("Line"), _("Ref"), _("Code"), _("Problem"), title=_("Rejected jobs"))
         for r in rejected:
             error = r.get("error") if isinstance(r.get("error"), dict) else {}
             assert isinstance(error, dict)
-            table.add_row(cell(r.get("line")), cell(r.get("ref")), cell(error.get("code")), cell(error.get("message")))
+            code, message, details = error.get("code"), error.get("message"), error.get("details")
+            facts = details if isinstance(details, dict) else None
+            problem = error_text(str(code), message, facts) if isinstance(message, str) else message
+            table.add_row(cell(r.get("line")), cell(r.get("ref")), cell(code), cell(problem))
         out.console.print(table)
     if not_sent:
-        out.console.print(Text(f"Not sent: {len(not_sent)} job(s), from line {not_sent[0]} on.", style="yellow"))
+        said = _("Not sent: {count} job(s), from line {line} on.").format(
+            count=format_number(len(not_sent)), line=not_sent[0]
+        )
+        out.console.print(Text(said, style="yellow"))
 
 
 def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
@@ -466,21 +510,33 @@ def _stock(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
         return cli_stations.stock_transfers(args, client, out)
     if args.stock_command == "receive":
         params: dict[str, object] = {"count": args.count, "ref": args.ref, "serials": args.serials}
-        done = f"Received {args.count} blank card(s) under {args.ref}"
+        done = N_("Received {count} blank card(s) under {ref} (ledger event {event}); on hand now {on_hand}.")
+        count = format_number(args.count)
     elif args.stock_command == "adjust":
         params = {"count": args.count, "reason": args.reason, "printer": args.printer}
-        done = f"Adjusted the stock by {args.count:+d} blank(s)"
+        done = N_("Adjusted the stock by {count} blank(s) (ledger event {event}); on hand now {on_hand}.")
+        count = ("+" if args.count > 0 else "") + format_number(args.count)
     else:
-        return _simple("stock.summary", lambda _: {}, render_stock)(args, client, out)
+        return _simple("stock.summary", lambda _args: {}, render_stock)(args, client, out)
 
     def render(console: Console, result: object) -> None:
-        event, on_hand = get(result, "event_id"), get(result, "on_hand")
+        event, on_hand = get(result, "event_id"), _number(get(result, "on_hand"))
         if get(result, "duplicate"):
-            first = f"{get(result, 'count')} blank card(s) on {get(result, 'at')} by {get(result, 'actor')}"
-            said = f"Delivery {args.ref} was already booked: {first} (ledger event {event}); nothing changed."
-            console.print(Text(said + f" On hand {on_hand}."))
+            said = _(
+                "Delivery {ref} was already booked: {count} blank card(s) on {at} by {actor} (ledger event {event});"
+                " nothing changed. On hand {on_hand}."
+            ).format(
+                ref=args.ref,
+                count=_number(get(result, "count")),
+                at=get(result, "at"),
+                actor=get(result, "actor"),
+                event=event,
+                on_hand=on_hand,
+            )
+            console.print(Text(said))
             return
-        console.print(Text(f"{done} (ledger event {event}); on hand now {on_hand}."))
+        ref = getattr(args, "ref", None)  # receive has one; adjust does not
+        console.print(Text(_(done).format(count=count, ref=ref, event=event, on_hand=on_hand)))
 
     return _simple(f"stock.{args.stock_command}", lambda _: params, render)(args, client, out)
 
@@ -512,132 +568,218 @@ def _printers(args: argparse.Namespace, client: ControlClient, out: Output) -> i
 # Only the named fields are shown: a reply may carry more than a person at the counter should see.
 
 
-def _printer_table(printers: list[dict[str, Any]], title: str | None = "Printers") -> Table:
-    table = Table("Printer", "State", "Paused", "Job", "Fed", "Rejected", "Panels", "Ribbon", "Reasons", title=title)
+def _number(value: object) -> object:
+    """A count in a sentence, written the reader's way; anything else as it is."""
+    return format_number(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _printer_table(printers: list[dict[str, Any]], title: str | None = N_("Printers")) -> Table:
+    table = Table(
+        _("Printer"),
+        _("State"),
+        _("Paused"),
+        _("Job"),
+        _("Fed"),
+        _("Rejected"),
+        _("Panels"),
+        _("Ribbon"),
+        _("Reasons"),
+        title=None if title is None else _(title),
+    )
     for p in printers:
         counters = p.get("counters") or {}
         paused = cell(p.get("paused"))
         if p.get("paused") and p.get("pause_reason"):
-            paused = Text(f"yes ({p['pause_reason']})")
+            paused = Text(_("yes ({reason})").format(reason=pause_reason_text(str(p["pause_reason"]))))
+        reasons = p.get("reasons")
         table.add_row(
             cell(p.get("name")),
-            cell(p.get("state")),
+            labelled(PRINTER_STATES, p.get("state")),
             paused,
             cell(p.get("current_job")),
-            cell(get(counters, "cards_fed")),
-            cell(get(counters, "cards_rejected")),
-            cell(get(counters, "panels_printed")),
-            cell(get(counters, "ribbon_remaining")),
-            cell(p.get("reasons")),
+            quantity(get(counters, "cards_fed")),
+            quantity(get(counters, "cards_rejected")),
+            quantity(get(counters, "panels_printed")),
+            quantity(get(counters, "ribbon_remaining")),
+            cell([reason(r) for r in reasons] if isinstance(reasons, list) else reasons),
         )
     return table
 
 
+STOCK_FIELDS = (
+    ("received", N_("Received")),
+    ("adjusted", N_("Adjusted")),
+    ("issued", N_("Issued")),
+    ("spoiled", N_("Spoiled")),
+    ("in_doubt", N_("In doubt")),
+)
+
+
 def _stock_table(stock: object) -> Table:
     title = cli_stations.stock_title(stock)
-    table = Table("Received", "Adjusted", "Issued", "Spoiled", "In doubt", "On hand", title=title)
-    keys = ("received", "adjusted", "issued", "spoiled", "in_doubt")
-    on_hand = cell(get(stock, "on_hand"))
+    table = Table(*(_(header) for _key, header in STOCK_FIELDS), _("On hand"), title=title)
+    on_hand = quantity(get(stock, "on_hand"))
     if get(stock, "low"):
-        on_hand = Text(f"{on_hand.plain} (LOW, threshold {get(stock, 'low_threshold')})", style="bold red")
-    table.add_row(*(cell(get(stock, k)) for k in keys), on_hand)
+        said = _("{on_hand} (LOW, threshold {threshold})").format(
+            on_hand=on_hand.plain, threshold=_number(get(stock, "low_threshold"))
+        )
+        on_hand = Text(said, style="bold red")
+    table.add_row(*(quantity(get(stock, key)) for key, _header in STOCK_FIELDS), on_hand)
     return table
 
 
+QUEUE_HEADERS = {
+    "queued": N_("Queued"),
+    "printing": N_("Printing"),
+    "held": N_("Held"),
+    "in_doubt": N_("In doubt"),
+    "done": N_("Done"),
+    "failed": N_("Failed"),
+    "canceled": N_("Canceled"),
+}
+
+
 def render_status(console: Console, status: object) -> None:
-    console.print(Text(f"Station {get(status, 'station')}", style="bold"))
+    console.print(Text(_("Station {station}").format(station=get(status, "station")), style="bold"))
     storage = get(status, "storage")
     if get(storage, "available") is False:
-        since, code = get(storage, "since"), get(storage, "code")
-        console.print(Text(f"Storage failing since {since} [{code}]: {get(storage, 'message')}", style="bold red"))
+        code, message = get(storage, "code"), get(storage, "message")
+        said = error_text(str(code), message) if isinstance(message, str) else message
+        failing = _("Storage failing since {since} [{code}]: {message}").format(
+            since=get(storage, "since"), code=code, message=said
+        )
+        console.print(Text(failing, style="bold red"))
     console.print(_printer_table(dict_rows(get(status, "printers"))))
     queue = get(status, "queue")
     if queue is None and get(status, "stock") is None:  # the database could not even be read
-        said = "Queue, stock and the other stations not shown: the database cannot be read; printing waits for it."
+        said = _("Queue, stock and the other stations not shown: the database cannot be read; printing waits for it.")
         console.print(Text(said, style="yellow"))
     else:
-        table = Table(*(s.replace("_", " ").capitalize() for s in JOB_STATES), title="Queue")
-        table.add_row(*(cell(get(queue, s)) for s in JOB_STATES))
+        table = Table(*(_(QUEUE_HEADERS[s]) for s in JOB_STATES), title=_("Queue"))
+        table.add_row(*(quantity(get(queue, s)) for s in JOB_STATES))
         console.print(table)
         console.print(_stock_table(get(status, "stock")))
         cli_stations.render_stations(console, get(status, "stations"))
     for alert in dict_rows(get(status, "alerts")):
-        console.print(Text(f"! {alert.get('message') or alert.get('event')}", style="yellow"))
+        console.print(Text(f"! {alert_text(alert)}", style="yellow"))
 
 
 def render_stock(console: Console, stock: object) -> None:
     console.print(_stock_table(stock))
     printers = get(stock, "printers")
     if isinstance(printers, dict) and printers:
-        table = Table("Printer", "Issued", "Spoiled", "In doubt", title="By printer")
+        table = Table(_("Printer"), _("Issued"), _("Spoiled"), _("In doubt"), title=_("By printer"))
         for name, counts in sorted(printers.items()):
-            table.add_row(cell(name), *(cell(get(counts, k)) for k in ("issued", "spoiled", "in_doubt")))
+            table.add_row(cell(name), *(quantity(get(counts, k)) for k in ("issued", "spoiled", "in_doubt")))
         console.print(table)
     cli_stations.render_custody(console, stock)
 
 
 JOB_FIELDS = ("id", "ref", "priority", "state", "attempts", "printer", "created_at", "updated_at")
+JOB_HEADERS = {
+    "id": N_("Id"),
+    "ref": N_("Ref"),
+    "priority": N_("Priority"),
+    "state": N_("State"),
+    "attempts": N_("Attempts"),
+    "printer": N_("Printer"),
+    "station": N_("Station"),
+    "created_at": N_("Created at"),
+    "updated_at": N_("Updated at"),
+}
+
+
+def _job_header(field: str) -> str:
+    header = JOB_HEADERS.get(field)
+    return _(header) if header is not None else field.replace("_", " ").capitalize()
+
+
+def _job_cell(job: object, field: str) -> Text:
+    value = get(job, field)
+    if field == "priority":
+        return labelled(PRIORITIES, value)
+    if field == "state":
+        return labelled(STATE_LABELS, value)
+    return cell(value)
 
 
 def render_jobs(console: Console, jobs: object) -> None:
     rows = dict_rows(jobs)
     if not rows:
-        console.print("No jobs.")
+        console.print(_("No jobs."))
         return
     fields = cli_stations.job_fields(JOB_FIELDS, rows)
-    table = Table(*(f.replace("_", " ").capitalize() for f in fields))
+    table = Table(*(_job_header(f) for f in fields))
     for job in rows:
-        table.add_row(*(cell(job.get(f)) for f in fields))
+        table.add_row(*(_job_cell(job, f) for f in fields))
     console.print(table)
 
 
 def render_job(console: Console, job: object) -> None:
     table = Table.grid(padding=(0, 2))
     for f in JOB_FIELDS:
-        table.add_row(Text(f.replace("_", " ").capitalize(), style="bold"), cell(get(job, f)))
+        table.add_row(Text(_job_header(f), style="bold"), _job_cell(job, f))
         if f == "printer":
-            table.add_row(Text("Station", style="bold"), cli_stations.job_station(job))
+            table.add_row(Text(_("Station"), style="bold"), cli_stations.job_station(job))
     console.print(table)
     cards = dict_rows(get(job, "cards"))
     if cards:
-        table = Table("Attempt", "Printer", "At", "Card", "Category", "Chip UID", title="Cards")
+        table = Table(_("Attempt"), _("Printer"), _("At"), _("Card"), _("Category"), _("Chip UID"), title=_("Cards"))
         for c in cards:
-            table.add_row(*(cell(c.get(k)) for k in ("attempt", "printer", "at", "fate", "category", "chip_uid")))
+            table.add_row(
+                cell(c.get("attempt")),
+                cell(c.get("printer")),
+                cell(c.get("at")),
+                labelled(CARD_FATES, c.get("fate")),
+                labelled(CATEGORY_LABELS, c.get("category")),
+                cell(c.get("chip_uid")),
+            )
         console.print(table)
     history = dict_rows(get(job, "history"))
     if history:
-        events = Table("At", "Event", "Actor", "Printer", "Detail", title="History")
+        events = Table(_("At"), _("Event"), _("Actor"), _("Printer"), _("Detail"), title=_("History"))
         for h in history:
-            events.add_row(*(cell(h.get(k)) for k in ("at", "event", "actor", "printer", "detail")))
+            events.add_row(
+                cell(h.get("at")),
+                labelled(JOB_EVENTS, h.get("event")),
+                cell(h.get("actor")),
+                cell(h.get("printer")),
+                cell(h.get("detail")),
+            )
         console.print(events)
 
 
 def render_spoil(console: Console, reply: object) -> None:
     spoil = get(reply, "spoil")
-    card, job = get(get(spoil, "card"), "attempt"), get(reply, "id")
+    names = {"card": get(get(spoil, "card"), "attempt"), "job": get(reply, "id")}
     if not get(spoil, "booked"):
-        said = f"Card {card} of job {job} was already booked spoiled ({get(get(spoil, 'card'), 'category')});"
-        console.print(Text(said + " nothing was booked again."))
+        category = get(get(spoil, "card"), "category")
+        said = _("Card {card} of job {job} was already booked spoiled ({category}); nothing was booked again.")
+        console.print(Text(said.format(category=labelled(CATEGORY_LABELS, category).plain, **names)))
     elif get(spoil, "reprint"):
-        console.print(Text(f"Card {card} of job {job} booked spoiled; the job is queued to print on a new blank."))
+        said = _("Card {card} of job {job} booked spoiled; the job is queued to print on a new blank.")
+        console.print(Text(said.format(**names)))
     elif get(reply, "state") == "failed":
-        console.print(
-            Text(
-                f"Card {card} of job {job} booked spoiled. The job cannot print again: its card content was purged"
-                " after the retention period, so it is failed; submit it again under a new reference.",
-                style="yellow",
-            )
+        said = _(
+            "Card {card} of job {job} booked spoiled. The job cannot print again: its card content was purged"
+            " after the retention period, so it is failed; submit it again under a new reference."
         )
+        console.print(Text(said.format(**names), style="yellow"))
     else:
-        console.print(Text(f"Card {card} of job {job} booked spoiled; the job itself is unchanged."))
+        console.print(Text(_("Card {card} of job {job} booked spoiled; the job itself is unchanged.").format(**names)))
     render_job(console, reply)
 
 
 def render_submitted(console: Console, result: object) -> None:
+    names = {
+        "id": get(result, "id"),
+        "ref": get(result, "ref"),
+        "state": labelled(STATE_LABELS, get(result, "state")).plain,
+    }
     if get(result, "duplicate"):
-        text = f"Already submitted: ref {get(result, 'ref')} is job {get(result, 'id')} ({get(result, 'state')})."
+        text = _("Already submitted: ref {ref} is job {id} ({state}).").format(**names)
     else:
-        text = f"Submitted job {get(result, 'id')} (ref {get(result, 'ref')}), {get(result, 'state')}."
+        text = _("Submitted job {id} (ref {ref}), {state}.").format(**names)
     console.print(Text(text))
 
 
@@ -646,56 +788,81 @@ def render_printer(console: Console, printer: object) -> None:
 
 
 RECONCILE_FIELDS = (
-    ("printer", "Printer"),
-    ("previous_counter", "Counter before"),
-    ("counter", "Counter now"),
-    ("counted", "Fed (counter)"),
-    ("booked", "Booked (ledger)"),
-    ("difference", "Difference"),
-    ("explained", "Explained"),
-    ("unexplained", "Unexplained"),
+    ("printer", N_("Printer")),
+    ("previous_counter", N_("Counter before")),
+    ("counter", N_("Counter now")),
+    ("counted", N_("Fed (counter)")),
+    ("booked", N_("Booked (ledger)")),
+    ("difference", N_("Difference")),
+    ("explained", N_("Explained")),
+    ("unexplained", N_("Unexplained")),
 )
+
+
+def _signed(value: int) -> str:
+    return ("+" if value > 0 else "") + format_number(value)
 
 
 def render_reconciliations(console: Console, result: object) -> None:
     rows = dict_rows(get(result, "reconciliations"))
     if rows:
-        table = Table(*(title for _, title in RECONCILE_FIELDS), title="Card counters against the ledger")
+        headers = (_(title) for _key, title in RECONCILE_FIELDS)
+        table = Table(*headers, title=_("Card counters against the ledger"))
         for r in rows:
-            cells = [cell(r.get(key)) for key, _ in RECONCILE_FIELDS]
-            for index, (key, _) in enumerate(RECONCILE_FIELDS):
+            cells = [cell(r.get(key)) if key == "printer" else quantity(r.get(key)) for key, _title in RECONCILE_FIELDS]
+            for index, (key, _title) in enumerate(RECONCILE_FIELDS):
                 if key in ("difference", "unexplained") and r.get(key):
-                    cells[index] = Text(f"{r[key]:+d}", style="bold red")
+                    cells[index] = Text(_signed(r[key]), style="bold red")
             table.add_row(*cells)
         console.print(table)
     for r in rows:
         unexplained = r.get("unexplained")
         if isinstance(unexplained, int) and unexplained:
-            console.print(
-                Text(
-                    f"! {r.get('printer')}: {unexplained:+d} blank(s) unexplained; find out why, then have a"
-                    f" supervisor book it: printctl stock adjust {-unexplained:+d} --printer {r.get('printer')}"
-                    " --reason WHY",
-                    style="yellow",
-                )
-            )
+            said = _(
+                "! {printer}: {count} blank(s) unexplained; find out why, then have a supervisor book it: printctl"
+                " stock adjust {adjust} --printer {printer} --reason WHY"
+            ).format(printer=r.get("printer"), count=_signed(unexplained), adjust=f"{-unexplained:+d}")
+            console.print(Text(said, style="yellow"))
     for e in dict_rows(get(result, "errors")):
         error = e.get("error") if isinstance(e.get("error"), dict) else {}
         assert isinstance(error, dict)
-        console.print(Text(f"! {e.get('printer')}: not reconciled: {error.get('message')} [{error.get('code')}]"))
+        code, message = error.get("code"), error.get("message")
+        problem = (
+            error_text(str(code), message, {"printer": repr(e.get("printer"))}) if isinstance(message, str) else message
+        )
+        console.print(
+            Text(
+                _("! {printer}: not reconciled: {message} [{code}]").format(
+                    printer=e.get("printer"), message=problem, code=code
+                )
+            )
+        )
     if not rows and not dict_rows(get(result, "errors")):
-        console.print("No printers.")
+        console.print(_("No printers."))
 
 
 def render_spoiled(console: Console, spoils: object) -> None:
     rows = dict_rows(spoils)
     if not rows:
-        console.print("No spoiled blanks.")
+        console.print(_("No spoiled blanks."))
         return
-    keys = ("at", "printer", "job", "ref", "category", "detail", "chip_uid")
-    table = Table("At", "Printer", "Job", "Ref", "Category", "Detail", "Chip UID", title=f"Spoiled blanks: {len(rows)}")
+    table = Table(
+        _("At"),
+        _("Printer"),
+        _("Job"),
+        _("Ref"),
+        _("Category"),
+        _("Detail"),
+        _("Chip UID"),
+        title=_("Spoiled blanks: {count}").format(count=format_number(len(rows))),
+    )
     for s in rows:
-        table.add_row(*(cell(s.get(k)) for k in keys))
+        category = labelled(CATEGORY_LABELS, s.get("category"))
+        table.add_row(
+            *(cell(s.get(k)) for k in ("at", "printer", "job", "ref")),
+            category,
+            *(cell(s.get(k)) for k in ("detail", "chip_uid")),
+        )
     console.print(table)
 
 
@@ -758,30 +925,36 @@ def _error_dict(error: PrintdError | DaemonUnreachableError) -> dict[str, object
 
 def forbidden_text(details: Mapping[str, object]) -> str:
     """What a person reads when printd refuses them: the role it takes, theirs, and the group that grants it."""
-    needed = details.get("required_role") or "a higher"
+    needed = details.get("required_role") or _("a higher")
     user = details.get("user") or _current_user()
     has = details.get("role")
-    yours = f"you ({user}) have the {has} role" if has else f"you ({user}) have no printd role"
+    if has:
+        yours = _("you ({user}) have the {role} role").format(user=user, role=has)
+    else:
+        yours = _("you ({user}) have no printd role").format(user=user)
     groups = details.get("groups")
     if isinstance(groups, list) and groups:
         group = groups[0]
-        return (
-            f"permission denied: this needs the {needed} role and {yours}. Membership of group {group!r} "
-            f"grants it: ask an administrator to run 'usermod -aG {group} {user}', then log in again."
-        )
-    return (
-        f"permission denied: this needs the {needed} role and {yours}. No group grants it in printd's "
-        "configuration ([control.roles]), so only root can do this."
-    )
+        return _(
+            "permission denied: this needs the {needed} role and {yours}. Membership of group {group} grants it: ask"
+            " an administrator to run 'usermod -aG {group_name} {user}', then log in again."
+        ).format(needed=needed, yours=yours, group=repr(group), group_name=group, user=user)
+    return _(
+        "permission denied: this needs the {needed} role and {yours}. No group grants it in printd's configuration"
+        " ([control.roles]), so only root can do this."
+    ).format(needed=needed, yours=yours)
 
 
-def _report_error(out: Output, error: PrintdError, *, json_too: bool = True) -> None:
+def _report_error(
+    out: Output, error: PrintdError, *, json_too: bool = True, asked: Mapping[str, object] | None = None
+) -> None:
+    """The daemon's error for a person (in their language, cli_errors) and, with --json, for a program (as sent)."""
     if out.json and json_too:
         out.emit_json({"error": error.as_dict()})
     if error.code == "auth.forbidden":
         out.error(forbidden_text(error.details))
         return
-    out.error(f"{error.message} [{error.code}]")
+    out.error(f"{error_text(error.code, error.message, error.details, asked)} [{error.code}]")
 
 
 def station_zone(client: ControlClient) -> Callable[[], ZoneInfo | None]:
@@ -805,7 +978,25 @@ def socket_path(option: str | None, environ: Mapping[str, str] = os.environ) -> 
     return option or environ.get("PRINTD_SOCKET") or DEFAULT_SOCKET
 
 
+def _language() -> str:
+    """printctl's language from the environment; English, said once, when its catalog is not compiled."""
+    language = from_environment()
+    try:
+        translation(language)
+    except CatalogMissingError as exc:
+        sys.stderr.write(f"printctl: {exc}; using English\n")
+        return SOURCE_LANGUAGE
+    return language
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # The language is set for this call only (a test may run printctl many times in one process).
+    use_printd_catalog()
+    with speaking(_language(), plain=plain_from_environment()):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     path = socket_path(args.socket)
@@ -817,15 +1008,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.error(str(exc))
         return EXIT_USAGE
     except PrintdError as exc:
-        _report_error(out, exc)
+        _report_error(out, exc, asked=asked_of(args))
         return EXIT_ERROR
     except DaemonUnreachableError as exc:
         if out.json:
             out.emit_json({"error": _error_dict(exc)})
-        out.error(str(exc))
+        out.error(unreachable_text(exc.path, exc.reason))
         return EXIT_UNREACHABLE
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.error(_("interrupted"))
         return 130
     finally:
         client.close()
