@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,13 @@ from printd.store.engines import open_store
 from printd.store.postgres import PostgresStore
 
 pytest_plugins = ["tests.cupsd", "tests.postgres"]  # the private cupsd and the throwaway PostgreSQL fixtures
+
+# printctl speaks the language of LANGUAGE/LC_ALL/LC_MESSAGES/LANG and writes numbers and times as the locale does
+# (printd.i18n). The suite reads its English, plain output: every test, and every daemon or tool it starts, runs in
+# the C locale whatever the developer's own. tests/test_i18n.py sets its languages itself.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
 
 
 def card_png(text: str = "TEST", size: tuple[int, int] = (1016, 648)) -> bytes:
