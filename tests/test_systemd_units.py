@@ -1,8 +1,9 @@
 """The units in systemd/: systemd-analyze verify, the sandbox's exposure (systemd-analyze security --offline=yes,
-at most 2.0), sysusers and tmpfiles applied to a scratch root, the udev rule's shape, printd under the W^X rule.
+at most 2.0) of printd.service and printd-web.service, sysusers and tmpfiles applied to a scratch root, the udev
+rule's shape, printd and printd-web under the W^X rule.
 
 systemd is not PID 1 here, so the tools run offline on the files. `systemd-analyze verify` checks that ExecStart's
-binary exists: it verifies a copy whose ExecStart is this environment's printd. Unit files named on its command line
+binary exists: it verifies copies whose ExecStart is this environment's program. Unit files named on its command line
 are loaded from their own directory, so the socket unit next to the copy is found without SYSTEMD_UNIT_PATH.
 """
 
@@ -12,19 +13,21 @@ import ctypes
 import errno
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
-from printd.config import DEFAULT_CONFIG_PATH, StationConfig
+from printd.config import DEFAULT_CONFIG_PATH, ControlConfig, StationConfig, WebConfig, is_loopback, listen_address
 from printd.daemon import STOP_TIMEOUT_SECONDS
 from printd.watchdog import READY_PROBE_SECONDS
+from printd.web.server import GRACEFUL_SECONDS
 from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import ROOT, DaemonProcess, SimSpec, wait_for
 from tests.systemd_tools import systemd_tool
+from tests.web_harness import WebProcess
 
 UNITS = ROOT / "systemd"
 MAX_EXPOSURE = 2.0
@@ -52,24 +55,30 @@ def seconds(value: str) -> float:
     return float(number) * (60 if unit == "min" else 1)
 
 
-def venv_copy(tmp_path: Path) -> Path:
-    """The units with ExecStart pointing at this environment's printd (verify needs the binary to exist)."""
-    printd = Path(sys.executable).with_name("printd")
-    assert printd.exists(), f"{printd} is missing: install printd into the environment (make setup)"
-    for name in ("printd.service", "printd.socket"):
-        shutil.copy(UNITS / name, tmp_path / name)
-    service = tmp_path / "printd.service"
-    text = service.read_text()
-    assert "ExecStart=/usr/bin/printd " in text
-    service.write_text(text.replace("ExecStart=/usr/bin/printd ", f"ExecStart={printd} "))
-    return service
+def venv_copy(tmp_path: Path, unit: str = "printd.service") -> Path:
+    """The units with ExecStart pointing at this environment's programs (verify needs the binaries to exist); the
+    copy of ``unit``."""
+    for name in ("printd.service", "printd-web.service", "printd.socket"):
+        text = (UNITS / name).read_text()
+        if name.endswith(".service"):
+            program = name.removesuffix(".service")
+            binary = Path(sys.executable).with_name(program)
+            assert binary.exists(), f"{binary} is missing: install printd into the environment (make setup)"
+            assert f"ExecStart=/usr/bin/{program} " in text
+            text = text.replace(f"ExecStart=/usr/bin/{program} ", f"ExecStart={binary} ")
+        (tmp_path / name).write_text(text)
+    return tmp_path / unit
 
 
-def test_systemd_analyze_verify_finds_nothing(tmp_path: Path) -> None:
+SERVICES = ("printd.service", "printd-web.service")
+
+
+@pytest.mark.parametrize("unit", SERVICES)
+def test_systemd_analyze_verify_finds_nothing(tmp_path: Path, unit: str) -> None:
     analyze = systemd_tool("systemd-analyze")
-    service = venv_copy(tmp_path)
+    service = venv_copy(tmp_path, unit)
     result = subprocess.run(
-        [analyze, "verify", str(service), str(tmp_path / "printd.socket")],
+        [analyze, "verify", *sorted({str(service), str(tmp_path / "printd.service"), str(tmp_path / "printd.socket")})],
         capture_output=True,
         text=True,
         timeout=60,
@@ -92,10 +101,11 @@ def exposure(analyze: str, service: Path) -> tuple[int, float, str]:
     return result.returncode, float(found.group(1)), result.stdout
 
 
-def test_the_sandbox_exposure_is_at_most_two(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit", SERVICES)
+def test_the_sandbox_exposure_is_at_most_two(tmp_path: Path, unit: str) -> None:
     analyze = systemd_tool("systemd-analyze")
-    code, level, report = exposure(analyze, venv_copy(tmp_path))
-    print(f"systemd-analyze security --offline=yes printd.service: exposure {level}")
+    code, level, report = exposure(analyze, venv_copy(tmp_path, unit))
+    print(f"systemd-analyze security --offline=yes {unit}: exposure {level}")
     assert code == 0 and level <= MAX_EXPOSURE, report
     # the same check fails a unit without the hardening: it can tell
     bare = tmp_path / "bare.service"
@@ -123,6 +133,24 @@ def test_the_units_agree_with_printd() -> None:
     assert (socket_unit["SocketMode"], socket_unit["SocketGroup"]) == (["0660"], ["printd"])
 
 
+def test_the_dashboard_unit_agrees_with_printd_web() -> None:
+    unit = unit_settings(UNITS / "printd-web.service")
+    service = unit["Service"]
+    assert unit["Unit"]["Wants"] == ["printd.socket"] and "printd.socket" in unit["Unit"]["After"][0].split()
+    assert service["Type"] == ["notify"] and service["NotifyAccess"] == ["main"]
+    assert service["ExecStart"] == [f"/usr/bin/printd-web --config {DEFAULT_CONFIG_PATH}"]
+    assert service["Restart"] == ["on-failure"]
+    assert seconds(service["TimeoutStopSec"][0]) > GRACEFUL_SECONDS
+    # its own user, in printd's group for the socket, and the user printd lets act for dashboard accounts
+    assert (service["User"], service["SupplementaryGroups"]) == (["printd-web"], ["printd"])
+    assert ControlConfig().web_users == ["printd-web"]
+    assert service["CapabilityBoundingSet"] == [""] and service["NoNewPrivileges"] == ["yes"]
+    assert service["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
+    assert service["IPAddressDeny"] == ["any"] and service["IPAddressAllow"] == ["localhost"]
+    assert is_loopback(listen_address(WebConfig().listen)[0])  # the default listen is within what the unit allows
+    assert service["SystemCallFilter"][0] == "@system-service" and service["MemoryDenyWriteExecute"] == ["yes"]
+
+
 def test_sysusers_and_tmpfiles_make_the_user_groups_and_directories(tmp_path: Path) -> None:
     sysusers, tmpfiles = systemd_tool("systemd-sysusers"), systemd_tool("systemd-tmpfiles")
     if os.geteuid() != 0:
@@ -141,6 +169,7 @@ def test_sysusers_and_tmpfiles_make_the_user_groups_and_directories(tmp_path: Pa
     assert {"printd", "printd-operator", "printd-admin"} <= set(groups)
     assert "printd" in groups["dialout"][3].split(",")  # USB serial adapters
     assert "printd" in groups["printd-operator"][3].split(",")  # reads the job files the spool gives that group
+    assert users["printd-web"][6].endswith("nologin") and "printd-web" in groups["printd"][3].split(",")
     uid = int(users["printd"][2])
     for directory, mode, group in (
         ("var/spool/printd", 0o3730, "printd-operator"),  # operators drop job files; viewers may not
@@ -184,10 +213,14 @@ except OSError:
     pass
 else:
     sys.exit("MDWE is not enforced")
-import usb.backend.libusb1
-usb.backend.libusb1.get_backend()
-sys.argv = ["printd", "run", "--config", sys.argv[1]]
-runpy.run_module("printd.daemon", run_name="__main__")
+if sys.argv[2] == "printd":
+    import usb.backend.libusb1
+    usb.backend.libusb1.get_backend()
+    sys.argv = ["printd", "run", "--config", sys.argv[1]]
+    runpy.run_module("printd.daemon", run_name="__main__")
+else:
+    sys.argv = ["printd-web", "--config", sys.argv[1]]
+    runpy.run_module("printd.web.server", run_name="__main__")
 """
 
 
@@ -198,7 +231,7 @@ def test_printd_prints_with_writable_executable_memory_refused(tmp_path: Path) -
     config = d.write_config()
     with d.log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", _UNDER_MDWE, str(config)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-c", _UNDER_MDWE, str(config), "printd"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         wait_for(lambda: Path(d.socket).exists() or process.poll() is not None, 30, "printd to start")
@@ -219,3 +252,33 @@ def test_printd_prints_with_writable_executable_memory_refused(tmp_path: Path) -
     assert_ledger_consistent(store)
     assert store.balance().issued == 1 == d.physical_truth("p1")[0].in_hopper
     store.close()
+
+
+def test_printd_web_serves_with_writable_executable_memory_refused(tmp_path: Path) -> None:
+    if not _mdwe_supported():
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3 and later)")
+    d = DaemonProcess(tmp_path, [SimSpec("p1")])
+    d.start()
+    web = WebProcess(d, tmp_path, web={"anonymous_viewer": True})
+    config = web.write_config()
+    with web.log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _UNDER_MDWE, str(config), "printd-web"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def answers() -> bool:
+            assert process.poll() is None, web.log_path.read_text()
+            try:
+                return "p1" in httpx.get(web.url + "/", timeout=5).text
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, 30, "printd-web to show the station")
+    finally:
+        process.terminate()
+        process.wait(30)
+        d.stop()
