@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import signal
 import sqlite3
 import subprocess
 import time
@@ -26,6 +27,7 @@ from printd.web.security import CSP
 from printd.web.sessions import Account, SessionStore, State, TransitionError
 from tests.conftest import card_png
 from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
+from tests.notify_socket import NotifySocket
 from tests.web_harness import WebProcess, csrf_of, free_port
 
 HOLDER = "SITI NURHALIZA BINTI AHMAD"
@@ -402,6 +404,29 @@ def test_failed_logins_are_limited_per_account_and_per_address(station: Station,
     finally:
         web.kill()
     assert "wrong-password" not in web.log_path.read_text()
+
+
+def test_systemd_hears_ready_once_it_listens_and_sigterm_ends_it_with_a_page_open(
+    station: Station, tmp_path: Path
+) -> None:
+    notify = NotifySocket(tmp_path / "notify.sock")
+    web = WebProcess(station.daemon, tmp_path, web={"anonymous_viewer": True}, env={"NOTIFY_SOCKET": notify.path})
+    try:
+        web.start()
+        assert web.process is not None
+        wait_for(lambda: bool(notify.with_field("READY", "1")), 10, "READY=1")
+        ready = notify.with_field("READY", "1")[0]
+        assert ready.pid == web.process.pid and ready.fields["STATUS"] == f"serving {web.url}"
+        with web.client() as http, http.stream("GET", "/events") as events:
+            next(events.iter_lines())  # a live page is open
+            started = time.monotonic()
+            code = web.stop()
+        print(f"printd-web stopped {time.monotonic() - started:.2f} s after SIGTERM with a live page open")
+        assert code in (0, -signal.SIGTERM)  # uvicorn ends by the signal it handled; systemd counts that clean
+        assert notify.with_field("STOPPING", "1")
+    finally:
+        web.kill()
+        notify.close()
 
 
 # ---- the parts on their own ------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ class WebProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     ca_file: Path | None = None  # the certificate to trust when [web] tls_cert is set
+    env: dict[str, str] = field(default_factory=dict)  # more environment (NOTIFY_SOCKET...)
 
     @property
     def log_path(self) -> Path:
@@ -90,7 +91,7 @@ class WebProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
-                env=os.environ | {"PYTHONUNBUFFERED": "1"},
+                env=os.environ | {"PYTHONUNBUFFERED": "1"} | self.env,
             )
         return self.process
 
