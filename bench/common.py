@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: percentiles, a synthetic card face, the environment, table and JSON output."""
+"""Helpers shared by the benchmarks: percentiles, a synthetic card face, a deep queue inserted in bulk, the
+environment, table and JSON output."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ import platform
 import sqlite3
 import statistics
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console
 from rich.table import Table
+
+from printd.jobs import Priority
+from printd.store import JobContent, NewJob
+from printd.store.engines import is_postgres
 
 CARD_SIZE = (1016, 648)  # ID-1 landscape at 300 dpi, the layout the Evolis driver prints
 
@@ -60,6 +66,93 @@ def synthetic_card_png(label: str, *, size: tuple[int, int] = CARD_SIZE, colour:
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
+
+
+BULK_CHUNK = 100_000
+
+
+def bulk_queue(
+    database: str | Path,
+    count: int,
+    face: bytes,
+    *,
+    station: str = "bench",
+    priority: Priority = Priority.NORMAL,
+    prefix: str = "queued-",
+) -> None:
+    """``count`` queued jobs in a migrated store (a PostgreSQL URL or a SQLite file, no daemon on it), inserted as the
+    store inserts one (a row in jobs, job_content and job_events, and the kept queue count moved by as much, under
+    ``station``), in transactions of BULK_CHUNK jobs; references PREFIX + a 7-digit number from 1. PostgreSQL's
+    tables are then VACUUM ANALYZEd as autovacuum would; SQLite's are left as printd leaves them."""
+    digest = NewJob("x", priority, JobContent(front=face)).digest
+    if is_postgres(database):
+        _bulk_queue_postgres(str(database), count, face, digest, station, priority, prefix)
+        return
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        for first in range(1, count + 1, BULK_CHUNK):
+            last = min(count, first + BULK_CHUNK - 1)
+            span = (f"{prefix}{first:07d}", f"{prefix}{last:07d}")
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "WITH RECURSIVE g(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM g WHERE n < ?)"
+                " INSERT INTO jobs (ref, digest, priority, state, created_at, updated_at)"
+                " SELECT ? || printf('%07d', n), ?, ?, 'queued', ?, ? FROM g",
+                (first, last, prefix, digest, int(priority), now, now),
+            )
+            conn.execute(
+                "INSERT INTO job_content (job_id, front) SELECT id, ? FROM jobs WHERE ref BETWEEN ? AND ?",
+                (face, *span),
+            )
+            conn.execute(
+                "INSERT INTO job_events (job_id, at, event, from_state, to_state, actor, detail)"
+                " SELECT id, ?, 'submit', NULL, 'queued', 'bench', '' FROM jobs WHERE ref BETWEEN ? AND ?",
+                (now, *span),
+            )
+            conn.execute(
+                "INSERT INTO queue_counts (station, state, count) VALUES (?, 'queued', ?)"
+                " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
+                (station, last - first + 1),
+            )
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _bulk_queue_postgres(
+    url: str, count: int, face: bytes, digest: str, station: str, priority: Priority, prefix: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for first in range(1, count + 1, BULK_CHUNK):
+            last = min(count, first + BULK_CHUNK - 1)
+            now = time.time()
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO jobs (ref, digest, priority, state, created_at, updated_at)"
+                    " SELECT %s || lpad(g::text, 7, '0'), %s, %s, 'queued', %s, %s"
+                    " FROM generate_series(%s::bigint, %s::bigint) g",
+                    (prefix, digest, int(priority), now, now, first, last),
+                )
+                conn.execute(
+                    "CREATE TEMPORARY TABLE chunk ON COMMIT DROP AS SELECT id FROM jobs WHERE ref >= %s AND ref <= %s",
+                    (f"{prefix}{first:07d}", f"{prefix}{last:07d}"),
+                )
+                conn.execute("INSERT INTO job_content (job_id, front) SELECT id, %s FROM chunk", (face,))
+                conn.execute(
+                    "INSERT INTO job_events (job_id, at, event, from_state, to_state, actor, detail)"
+                    " SELECT id, %s, 'submit', NULL, 'queued', 'bench', '' FROM chunk",
+                    (now,),
+                )
+                conn.execute(
+                    "INSERT INTO queue_counts (station, state, count) VALUES (%s, 'queued', %s)"
+                    " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
+                    (station, last - first + 1),
+                )
+        for table in ("jobs", "job_content", "job_events", "queue_counts"):
+            conn.execute(f"VACUUM ANALYZE {table}")
 
 
 def filesystem_of(path: Path) -> str:

@@ -60,7 +60,15 @@ if __package__ in (None, ""):  # run as a script from a checkout: make `printd`,
 
 from rich.table import Table
 
-from bench.common import console, environment, filesystem_of, percentile, print_json, synthetic_card_png
+from bench.common import (
+    bulk_queue,
+    console,
+    environment,
+    filesystem_of,
+    percentile,
+    print_json,
+    synthetic_card_png,
+)
 from printd.control.client import ControlClient
 from printd.jobs import Priority
 from printd.ledger import InvariantError
@@ -73,7 +81,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBMIT_CHUNK = 5000  # jobs.submit_batch takes at most this many
 STATION_SETTINGS = {"low_stock_threshold": 0}
 WARMUP_CALLS = 10
-BULK_CHUNK = 100_000
 CLAIM_GOAL_MS = 20.0
 STATUS_GOAL_MS = 10.0
 PRINTERS_PER_STATION = 2
@@ -538,42 +545,6 @@ class StatusRun:
             "printed_while_measured": self.printed_meanwhile,
             "problems": self.problems,
         }
-
-
-def bulk_queue(url: str, count: int, face: bytes) -> None:
-    """``count`` queued jobs, inserted as the store inserts one (a row in jobs, job_content and job_events, and the
-    kept queue count), in transactions of BULK_CHUNK jobs."""
-    import psycopg
-
-    digest = NewJob("x", Priority.NORMAL, JobContent(front=face)).digest
-    with psycopg.connect(url, autocommit=True) as conn:
-        for first in range(0, count, BULK_CHUNK):
-            size = min(BULK_CHUNK, count - first)
-            now = time.time()
-            with conn.transaction():
-                conn.execute(
-                    "INSERT INTO jobs (ref, digest, priority, state, created_at, updated_at)"
-                    " SELECT 'queued-' || lpad(g::text, 7, '0'), %s, %s, 'queued', %s, %s"
-                    " FROM generate_series(%s::bigint, %s::bigint) g",
-                    (digest, int(Priority.NORMAL), now, now, first + 1, first + size),
-                )
-                conn.execute(
-                    "CREATE TEMPORARY TABLE chunk ON COMMIT DROP AS SELECT id FROM jobs WHERE ref >= %s AND ref <= %s",
-                    (f"queued-{first + 1:07d}", f"queued-{first + size:07d}"),
-                )
-                conn.execute("INSERT INTO job_content (job_id, front) SELECT id, %s FROM chunk", (face,))
-                conn.execute(
-                    "INSERT INTO job_events (job_id, at, event, from_state, to_state, actor, detail)"
-                    " SELECT id, %s, 'submit', NULL, 'queued', 'bench', '' FROM chunk",
-                    (now,),
-                )
-                conn.execute(
-                    "INSERT INTO queue_counts (station, state, count) VALUES ('bench', 'queued', %s)"
-                    " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
-                    (size,),
-                )
-        for table in ("jobs", "job_content", "job_events", "queue_counts"):
-            conn.execute(f"VACUUM ANALYZE {table}")
 
 
 def time_status(client: ControlClient, calls: int) -> list[float]:
