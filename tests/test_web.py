@@ -336,6 +336,12 @@ def test_the_page_in_indonesian_and_the_language_switch(station: Station) -> Non
         page = http.get("/", headers={"Accept-Language": "id"}).text
         assert '<html lang="en">' in page and "Printers" in page
         assert http.get("/language/en", params={"next": "https://example.org/"}).headers["location"] == "/"
+    station.web.add_account("dewi", "viewer", language="id")  # the account's setting wins over the browser's
+    with station.web.client(headers={"Accept-Language": "en"}) as http:
+        assert '<html lang="en">' in http.get("/").text
+        station.web.login(http, "dewi")
+        page = http.get("/").text
+        assert '<html lang="id">' in page and "Blangko tersedia" in page
 
 
 def test_tls_serves_https_with_secure_cookies(station: Station, tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ class Snapshot:
     down_since: float | None = None  # epoch seconds
     in_doubt: Sequence[Mapping[str, Any]] = ()  # jobs.list state=in_doubt
     forecast: Mapping[str, Any] | None = None  # stock.forecast, read less often
+    forecast_at: float | None = None  # epoch seconds it was read
 
     @property
     def up(self) -> bool:
@@ -122,6 +123,7 @@ class Queue:
     available: bool
     states: tuple[tuple[str, str, int], ...] = ()  # (state, label, count)
     waiting: tuple[tuple[str, str, int], ...] = ()  # (priority, label, count) of queued and held jobs; () unknown
+    waiting_as_of: float | None = None  # when the counts by priority were read, if not with the status
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def sections(snapshot: Snapshot) -> dict[str, object]:
     return {
         "notice": notice(snapshot),
         "printers": Printers(snapshot.up, tuple(printer(p) for p in _rows(status.get("printers")))),
-        "queue": queue(status.get("queue"), snapshot.forecast, status.get("queue_by_priority")),
+        "queue": queue(status.get("queue"), snapshot.forecast, snapshot.forecast_at, status.get("queue_by_priority")),
         "stock": stock(status.get("stock"), {a["event"] for a in alerts}, snapshot.forecast),
         "alerts": tuple(alert(a) for a in alerts if a["event"] not in STOCK_ALERTS),
         "doubt": doubts(status.get("queue"), snapshot.in_doubt),
@@ -251,15 +253,20 @@ def printer(p: Mapping[str, Any]) -> Printer:
     )
 
 
-def queue(counts: object, forecast: Mapping[str, Any] | None, by_priority: object = None) -> Queue:
+def queue(
+    counts: object, forecast: Mapping[str, Any] | None, forecast_at: float | None = None, by_priority: object = None
+) -> Queue:
+    """The jobs by state, and those waiting (queued or held) by priority: from the status when it has them
+    (``queue_by_priority``), else the forecast's backlog, read less often (so shown with its time)."""
     if not isinstance(counts, Mapping):
         return Queue(False)
     states = tuple((key, label, _int(counts.get(key)) or 0) for key, label in JOB_STATES)
-    waiting_counts = by_priority if isinstance(by_priority, Mapping) else (forecast or {}).get("backlog")
+    live = isinstance(by_priority, Mapping)
+    waiting_counts = by_priority if live else (forecast or {}).get("backlog")
     waiting: tuple[tuple[str, str, int], ...] = ()
     if isinstance(waiting_counts, Mapping):
         waiting = tuple((key, label, _int(waiting_counts.get(key)) or 0) for key, label in PRIORITIES)
-    return Queue(True, states, waiting)
+    return Queue(True, states, waiting, None if live or not waiting else forecast_at)
 
 
 def stock(summary: object, alerts: set[str], forecast: Mapping[str, Any] | None) -> Stock:

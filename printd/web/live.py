@@ -82,6 +82,7 @@ class Live:
         self.clients: set[Client] = set()
         self._rendered: dict[tuple[str, Variant], tuple[int, str]] = {}
         self._forecast: Mapping[str, Any] | None = None
+        self._forecast_at: float | None = None
         self._doubt: tuple[float, int, tuple[Mapping[str, Any], ...]] = (0.0, -1, ())  # read at, count, jobs
         self._first = asyncio.Event()
         self._wake = asyncio.Event()  # set: poll now, do not wait out the interval
@@ -138,7 +139,7 @@ class Live:
             reason = exc.reason if isinstance(exc, DaemonUnavailableError) else exc.message
             since = self.snapshot.down_since if not self.snapshot.up and self.snapshot.down_since else time.time()
             return display.Snapshot(down_reason=reason, down_since=since)
-        return display.Snapshot(status=status, in_doubt=jobs, forecast=self._forecast)
+        return display.Snapshot(status=status, in_doubt=jobs, forecast=self._forecast, forecast_at=self._forecast_at)
 
     async def _in_doubt(self, status: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
         queue = status.get("queue")
@@ -160,6 +161,7 @@ class Live:
             try:
                 found = await self.link.call("stock.forecast", timeout=FORECAST_TIMEOUT)
                 self._forecast = found if isinstance(found, Mapping) else None
+                self._forecast_at = time.time()
             except DaemonUnavailableError:
                 pass  # the status poll says so
             except PrintdError as exc:  # e.g. the store cannot be read; the stock section shows no forecast
