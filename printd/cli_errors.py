@@ -16,7 +16,7 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from printd.cli_labels import HANDOVER_KINDS, JOB_EVENTS, JOB_STATES, Labels, label, reason
+from printd.cli_labels import HANDOVER_KINDS, JOB_STATES, Labels, label, reason
 from printd.i18n import N_, SOURCE_LANGUAGE, _, current_language, format_number
 
 Facts = Mapping[str, object]
@@ -56,8 +56,9 @@ QUANTITIES = frozenset(
 )
 """Facts that are numbers of things, written the reader's way (``4.980``); ids and references stay as they are."""
 
-LABELLED: Mapping[str, Labels] = {"state": JOB_STATES, "event": JOB_EVENTS, "kind": HANDOVER_KINDS}
-"""Facts that are machine values, shown through their label."""
+LABELLED: Mapping[str, Labels] = {"state": JOB_STATES, "kind": HANDOVER_KINDS}
+"""Facts that are machine values, shown through their label (a job's refused step, ``event``, stays the word staff
+typed: hold, cancel, release, reprint)."""
 
 _in_flight: Callable[[Facts], bool] = lambda facts: bool(facts.get("in_flight"))  # noqa: E731
 _no_in_flight: Callable[[Facts], bool] = lambda facts: not facts.get("in_flight")  # noqa: E731

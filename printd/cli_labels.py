@@ -36,6 +36,7 @@ PRINTER_STATES: Labels = {
     "warning": NP_("printer state", "warning"),
     "error": NP_("printer state", "error"),
     "offline": NP_("printer state", "offline"),
+    "paused": NP_("printer state", "paused"),  # what status says of a paused printer that is not offline
 }
 
 CARD_FATES: Labels = {
