@@ -133,7 +133,8 @@ async def login(request: Request) -> Response:
     keys = (f"account:{name.casefold()}", f"address:{address}")
     wait = state.limiter.retry_after(keys)
     if wait is not None:
-        log.warning("web.login_refused", account=name, address=address, reason="too many failed logins")
+        # No name in these logs: a name typed wrong may be a password typed in the wrong box.
+        log.warning("web.login_refused", address=address, reason="too many failed logins")
         minutes = max(1, math.ceil(wait / 60))
         response = _login_page(
             request, session, error="too_many", status_code=429, name=name, target=target, minutes=minutes
@@ -145,7 +146,7 @@ async def login(request: Request) -> Response:
     except PrintdError as exc:
         if exc.code in ("auth.login_failed", "params.invalid"):
             state.limiter.failed(keys)
-            log.info("web.login_failed", account=name, address=address)
+            log.info("web.login_failed", address=address)
             return _login_page(request, session, error="wrong", status_code=401, name=name, target=target)
         log.warning("web.login_error", code=exc.code)
         return _login_page(
