@@ -180,7 +180,10 @@ def format_number(value: float, language: str | None = None) -> str:
 
 
 def format_date(value: object, language: str | None = None, fmt: str = "medium") -> str:
-    """A date (or datetime) as the reader writes it: ``7 Des 2026`` in Indonesian."""
+    """A date (or datetime) as the reader writes it: ``7 Des 2026`` in Indonesian; ``2026-12-07`` when the reader
+    asked for plain formats (and named no ``language``)."""
+    if language is None and _plain.get() and isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
     return babel.dates.format_date(value, format=fmt, locale=locale(language or _current.get()))  # type: ignore[arg-type]
 
 

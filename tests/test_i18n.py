@@ -334,6 +334,7 @@ def test_numbers_and_times_the_readers_way() -> None:
     with i18n.speaking("id", plain=True):
         assert i18n.format_number(1234567) == "1234567"
         assert i18n.format_datetime(moment, tzinfo=wita) == "2026-12-06 09:30:00"
+        assert i18n.format_date(dt.date(2026, 12, 7)) == "2026-12-07"
         assert i18n.format_number(1234567, "id") == "1.234.567"
     assert i18n.current_language() == "en"
 
