@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python bench/vs_cups.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/stations.py
+	$(BIN)/python bench/web.py
 
 # The long SIGKILL campaign (about 5 minutes on 2 cores), then stations on a throwaway PostgreSQL cluster with their
 # daemons killed and the server restarted under them (about 3 minutes); the test suite runs short ones.
