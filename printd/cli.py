@@ -954,7 +954,8 @@ def _report_error(
     if error.code == "auth.forbidden":
         out.error(forbidden_text(error.details))
         return
-    out.error(f"{error_text(error.code, error.message, error.details, asked)} [{error.code}]")
+    said = error_text(error.code, error.message, error.details, asked, zone=out.zone)
+    out.error(f"{said} [{error.code}]")
 
 
 def station_zone(client: ControlClient) -> Callable[[], ZoneInfo | None]:

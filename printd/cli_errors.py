@@ -11,13 +11,15 @@ daemon's own sentence is printed: never a wrong translation, at worst the Englis
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from printd.cli_labels import HANDOVER_KINDS, JOB_STATES, Labels, label, reason
-from printd.i18n import N_, SOURCE_LANGUAGE, _, current_language, format_number
+from printd.i18n import N_, SOURCE_LANGUAGE, _, current_language, format_datetime, format_number
 
 Facts = Mapping[str, object]
 
@@ -481,7 +483,24 @@ PAUSE_REASONS: tuple[Sentence, ...] = (
 # ---- the look-up ---------------------------------------------------------------------------------------
 
 
-def _shown(name: str, value: object) -> str:
+Zone = Callable[[], ZoneInfo | None]
+
+
+def _moment(value: object, zone: Zone | None) -> str:
+    """A UTC time the daemon wrote (``2026-12-06T01:30:00Z``) in the office's zone, the reader's way."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return str(value)
+    local = moment.astimezone((zone() if zone is not None else None) or dt.UTC)
+    return f"{format_datetime(local, tzinfo=local.tzinfo)} {local.tzname()}"
+
+
+def _shown(name: str, value: object, zone: Zone | None = None) -> str:
+    if name == "at":
+        return _moment(value, zone)
     if name in LABELLED:
         return label(LABELLED[name], value)
     if name == "reasons":
@@ -491,7 +510,7 @@ def _shown(name: str, value: object) -> str:
     return str(value)
 
 
-def _say(sentences: tuple[Sentence, ...], text: str, facts: Facts) -> str | None:
+def _say(sentences: tuple[Sentence, ...], text: str, facts: Facts, zone: Zone | None = None) -> str | None:
     for sentence in sentences:
         found: dict[str, object] = dict(facts)
         if sentence.match is not None:
@@ -503,7 +522,7 @@ def _say(sentences: tuple[Sentence, ...], text: str, facts: Facts) -> str | None
             continue
         if not sentence.names <= found.keys():
             continue
-        return _(sentence.text).format(**{name: _shown(name, found[name]) for name in sentence.names})
+        return _(sentence.text).format(**{name: _shown(name, found[name], zone) for name in sentence.names})
     return None
 
 
@@ -511,14 +530,17 @@ def _translating() -> bool:
     return current_language() != SOURCE_LANGUAGE
 
 
-def error_text(code: str, message: str, details: Facts | None = None, asked: Facts | None = None) -> str:
+def error_text(
+    code: str, message: str, details: Facts | None = None, asked: Facts | None = None, zone: Zone | None = None
+) -> str:
     """The daemon's error ``code`` said in the reader's language from ``details`` and what printctl ``asked``; the
-    daemon's ``message`` in English or when the code (or the facts a sentence needs) is not known."""
+    daemon's ``message`` in English or when the code (or the facts a sentence needs) is not known. A time in it is
+    written in the station's ``zone`` (asked for only then; UTC when it cannot be had)."""
     if not _translating():
         return message
     facts: dict[str, object] = {**(asked or {}), **{k: v for k, v in (details or {}).items() if v is not None}}
     facts["detail"] = message
-    return _say(ERRORS.get(code, ()), message, facts) or message
+    return _say(ERRORS.get(code, ()), message, facts, zone) or message
 
 
 def unreachable_text(path: str, reason_text: str) -> str:

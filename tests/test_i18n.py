@@ -387,6 +387,13 @@ def test_daemon_sentences_fall_back_to_the_daemon_when_unknown() -> None:
         )
         assert said.startswith("budi sudah membuka 8 sambungan ke printd")
         assert "Rincian: the database" in error_text("store.full", "the database /var/lib/printd cannot grow")
+        taken = "berita acara number 'BA-7' was already used on 2026-12-06T01:30:00Z for destroyed blanks; ..."
+        wita = ZoneInfo("Asia/Makassar")
+        assert error_text("handover.number_taken", taken, zone=lambda: wita) == (
+            "Nomor berita acara 'BA-7' sudah dipakai pada 6 Des 2026 09.30.00 WITA untuk pemusnahan; setiap berita"
+            " acara memerlukan nomor tersendiri."
+        )
+        assert "pada 6 Des 2026 01.30.00 UTC untuk" in error_text("handover.number_taken", taken)
 
 
 def test_alerts_and_pause_reasons_in_indonesian() -> None:
