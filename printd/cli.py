@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pwd
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +20,14 @@ from rich.text import Text
 
 from printd import cli_reports, cli_stations, cli_users
 from printd.cli_argparse import use_printd_catalog
-from printd.cli_errors import alert_text, asked_of, error_text, pause_reason_text, unreachable_text
+from printd.cli_errors import (
+    alert_text,
+    asked_of,
+    error_text,
+    forbidden_text,
+    pause_reason_text,
+    unreachable_text,
+)
 from printd.cli_labels import CARD_FATES, JOB_EVENTS, PRINTER_STATES, PRIORITIES, reason
 from printd.cli_labels import JOB_STATES as STATE_LABELS
 from printd.cli_labels import SPOIL_CATEGORIES as CATEGORY_LABELS
@@ -910,39 +916,10 @@ COMMANDS: Mapping[str, Command] = {
 # ---- errors and main -------------------------------------------------------------------------------
 
 
-def _current_user() -> str:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return str(os.getuid())
-
-
 def _error_dict(error: PrintdError | DaemonUnreachableError) -> dict[str, object]:
     if isinstance(error, DaemonUnreachableError):
         return {"code": "client.unreachable", "message": str(error)}
     return error.as_dict()
-
-
-def forbidden_text(details: Mapping[str, object]) -> str:
-    """What a person reads when printd refuses them: the role it takes, theirs, and the group that grants it."""
-    needed = details.get("required_role") or _("a higher")
-    user = details.get("user") or _current_user()
-    has = details.get("role")
-    if has:
-        yours = _("you ({user}) have the {role} role").format(user=user, role=has)
-    else:
-        yours = _("you ({user}) have no printd role").format(user=user)
-    groups = details.get("groups")
-    if isinstance(groups, list) and groups:
-        group = groups[0]
-        return _(
-            "permission denied: this needs the {needed} role and {yours}. Membership of group {group} grants it: ask"
-            " an administrator to run 'usermod -aG {group_name} {user}', then log in again."
-        ).format(needed=needed, yours=yours, group=repr(group), group_name=group, user=user)
-    return _(
-        "permission denied: this needs the {needed} role and {yours}. No group grants it in printd's configuration"
-        " ([control.roles]), so only root can do this."
-    ).format(needed=needed, yours=yours)
 
 
 def _report_error(

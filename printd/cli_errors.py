@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import pwd
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -571,6 +573,35 @@ def pause_reason_text(text: str) -> str:
     if said is not None:
         return said
     return ", ".join(reason(part.strip()) for part in text.split(","))
+
+
+def _current_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def forbidden_text(details: Mapping[str, object]) -> str:
+    """What a person reads when printd refuses them: the role it takes, theirs, and the group that grants it."""
+    needed = details.get("required_role") or _("a higher")
+    user = details.get("user") or _current_user()
+    has = details.get("role")
+    if has:
+        yours = _("you ({user}) have the {role} role").format(user=user, role=has)
+    else:
+        yours = _("you ({user}) have no printd role").format(user=user)
+    groups = details.get("groups")
+    if isinstance(groups, list) and groups:
+        group = groups[0]
+        return _(
+            "permission denied: this needs the {needed} role and {yours}. Membership of group {group} grants it: ask"
+            " an administrator to run 'usermod -aG {group_name} {user}', then log in again."
+        ).format(needed=needed, yours=yours, group=repr(group), group_name=group, user=user)
+    return _(
+        "permission denied: this needs the {needed} role and {yours}. No group grants it in printd's configuration"
+        " ([control.roles]), so only root can do this."
+    ).format(needed=needed, yours=yours)
 
 
 def asked_of(args: argparse.Namespace) -> dict[str, object]:
