@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 
 from printd import i18n
 from printd.cli import main as printctl_main
-from printd.cli_errors import alert_text, error_text, pause_reason_text, unreachable_text
+from printd.cli_errors import alert_text, error_text, forbidden_text, pause_reason_text, unreachable_text
 from printd.cli_labels import JOB_STATES, label, reason
 from tests.conftest import card_png
 from tests.daemon_harness import DaemonProcess, Printctl, SimSpec, settled
@@ -394,6 +394,20 @@ def test_daemon_sentences_fall_back_to_the_daemon_when_unknown() -> None:
             " acara memerlukan nomor tersendiri."
         )
         assert "pada 6 Des 2026 01.30.00 UTC untuk" in error_text("handover.number_taken", taken)
+
+
+def test_permission_denied_in_indonesian() -> None:
+    refused = {"required_role": "supervisor", "role": "viewer", "user": "budi", "groups": ["printd-admin"]}
+    with i18n.speaking("id"):
+        assert forbidden_text(refused) == (
+            "akses ditolak: tindakan ini memerlukan peran supervisor, sedangkan Anda (budi) berperan viewer."
+            " Keanggotaan grup 'printd-admin' memberikan peran itu: minta administrator menjalankan"
+            " 'usermod -aG printd-admin budi', lalu masuk (login) lagi."
+        )
+        assert "hanya root yang dapat melakukannya" in forbidden_text({"user": "budi"})
+        assert "memerlukan peran lebih tinggi, sedangkan Anda (budi) tidak memiliki peran" in forbidden_text(
+            {"user": "budi"}
+        )
 
 
 def test_alerts_and_pause_reasons_in_indonesian() -> None:
