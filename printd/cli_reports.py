@@ -8,7 +8,6 @@ prints the daemon's reply. Documents are rendered here, from the reply, so the d
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import re
 import sys
@@ -26,8 +25,8 @@ from printd.cli_output import EXIT_OK, Output, UsageError, cell, date_argument, 
 from printd.control.client import ControlClient
 from printd.i18n import N_, _
 from printd.i18n import format_number as reader_number
-from printd.reports import codec
-from printd.reports.model import SPOIL_CATEGORIES, BlankRequest, Forecast, Handover, Movements, Office, StockPeriod
+from printd.reports import codec, exports
+from printd.reports.model import SPOIL_CATEGORIES, Forecast, Movements, StockPeriod
 from printd.reports.pdf.labels import MOVEMENT_NAMES, category_name
 from printd.reports.pdf.words import Lang, format_decimal, format_number, format_percent
 
@@ -134,9 +133,9 @@ def report(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
         reply = client.call("reports.daily", {"date": args.date})
         if args.notice:
             return _write_pdf(out, args, "stock_notice", reply)
-        return _show(out, args, reply, _daily_table, _daily_csv, "daily_report")
+        return _show(out, args, reply, _daily_table, exports.daily_csv, "daily_report")
     reply = client.call("reports.monthly", {"month": args.month})
-    return _show(out, args, reply, _monthly_table, _monthly_csv, "monthly_report")
+    return _show(out, args, reply, _monthly_table, exports.monthly_csv, "monthly_report")
 
 
 def stock_forecast(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
@@ -234,9 +233,7 @@ def _show(
         else:
             out.emit_json(reply)
     elif fmt == "csv":
-        buffer_csv = io.StringIO()
-        csv.writer(buffer_csv).writerows(csv_rows(reply, args.lang))
-        text = buffer_csv.getvalue()
+        text = exports.csv_text(csv_rows(reply, args.lang))
     else:
         if args.output:
             raise UsageError(_("--output writes csv, json or pdf; choose one with --format"))
@@ -254,23 +251,9 @@ def _show(
 def _write_pdf(out: Output, args: argparse.Namespace, document: str, reply: object) -> int:
     if not args.output:
         raise UsageError(_("a PDF needs --output FILE.pdf"))
-    from printd.reports import pdf  # the document renderers load fonts: only when a PDF is asked for
-
     if not isinstance(reply, dict):
         raise UsageError(_("printd sent an unexpected reply; check that printctl and printd are the same version"))
-    office = codec.record_from(reply.get("office") or {}, Office)
-    lang: Lang = args.lang
-    station = str(reply.get("station") or "")
-    if document == "daily_report":
-        data = pdf.daily_report_pdf(codec.period_from(reply), office, lang, station=station)
-    elif document == "stock_notice":
-        data = pdf.stock_notice_pdf(codec.period_from(reply), office, lang, station=station)
-    elif document == "monthly_report":
-        data = pdf.monthly_report_pdf(codec.monthly_from(reply), office, lang, station=station)
-    elif document == "request_letter":
-        data = pdf.request_letter_pdf(codec.record_from(_record(reply), BlankRequest), office, lang)
-    else:
-        data = pdf.berita_acara_pdf(codec.record_from(_record(reply), Handover), office, lang)
+    data = exports.document_pdf(document, reply, args.lang)
     _write(args.output, data)
     if out.json:  # a script gets the record the document was made from
         out.emit_json(reply)
@@ -278,11 +261,6 @@ def _write_pdf(out: Output, args: argparse.Namespace, document: str, reply: obje
         said = _("Wrote {path} ({kib} KiB).").format(path=args.output, kib=reader_number(len(data) // 1024 + 1))
         out.console.print(Text(said))
     return EXIT_OK
-
-
-def _record(reply: dict[str, Any]) -> dict[str, Any]:
-    """The reply without what the daemon adds to every report for the documents (the office, its time zone)."""
-    return {k: v for k, v in reply.items() if k not in ("office", "timezone")}
 
 
 def _write(path: str, data: bytes) -> None:
@@ -356,38 +334,6 @@ def _daily_table(console: Console, reply: object, lang: Lang) -> None:
             console.print(sub)
 
 
-def _daily_csv(reply: object, lang: Lang) -> list[list[object]]:
-    assert isinstance(reply, dict)
-    period = codec.period_from(reply)
-    header = _csv_header(lang, ("date", "scope", "name"))
-    rows: list[list[object]] = [
-        header,
-        [
-            period.start.isoformat(),
-            "station",
-            reply.get("station"),
-            *_csv_values(period.opening, period.movements, period.closing),
-        ],
-    ]
-    for scope, breakdown in (("printer", period.printers), ("operator", period.operators)):
-        for name, moved in breakdown.items():
-            rows.append([period.start.isoformat(), scope, name, *_csv_values(None, moved, None)])
-    return rows
-
-
-def _csv_header(lang: Lang, first: Sequence[str]) -> list[object]:
-    names = _names(lang)
-    keys = ("opening", "received", "transferred_in", "transferred_out", "adjusted", "issued")
-    spoils = [f"{names['spoiled']}: {category_name(c, lang)}" for c in SPOIL_CATEGORIES]
-    return [*first, *(names[k] for k in keys), *spoils, names["in_doubt"], names["closing"]]
-
-
-def _csv_values(opening: int | None, moved: Movements, closing: int | None) -> list[object]:
-    values = (moved.received, moved.transferred_in, moved.transferred_out, moved.adjusted, moved.issued)
-    spoils = [moved.spoiled.get(c, 0) for c in SPOIL_CATEGORIES]
-    return ["" if opening is None else opening, *values, *spoils, moved.in_doubt, "" if closing is None else closing]
-
-
 def _monthly_table(console: Console, reply: object, lang: Lang) -> None:
     assert isinstance(reply, dict)
     report = codec.monthly_from(reply)
@@ -416,17 +362,6 @@ def _monthly_table(console: Console, reply: object, lang: Lang) -> None:
     console.print(
         Text(_check_line(report.month_total, lang), style="green" if report.month_total.balanced else "bold red")
     )
-
-
-def _monthly_csv(reply: object, lang: Lang) -> list[list[object]]:
-    assert isinstance(reply, dict)
-    report = codec.monthly_from(reply)
-    rows: list[list[object]] = [_csv_header(lang, ("date",))]
-    for day in report.days:
-        rows.append([day.start.isoformat(), *_csv_values(day.opening, day.movements, day.closing)])
-    total = report.month_total
-    rows.append([_names(lang)["total"], *_csv_values(total.opening, total.movements, total.closing)])
-    return rows
 
 
 FORECAST_LABELS: dict[str, tuple[str, ...]] = {
@@ -460,7 +395,7 @@ FORECAST_LABELS: dict[str, tuple[str, ...]] = {
 
 
 def _forecast_table(console: Console, reply: object, lang: Lang) -> None:
-    found = codec.record_from(_record(reply) if isinstance(reply, dict) else reply, Forecast)
+    found = codec.record_from(exports.record(reply) if isinstance(reply, dict) else reply, Forecast)
     title, *labels, warning = FORECAST_LABELS[lang]
     days = "-" if found.days_left is None else format_decimal(found.days_left, lang)
     with_backlog = "-" if found.days_left_with_backlog is None else format_decimal(found.days_left_with_backlog, lang)
