@@ -38,7 +38,7 @@ $(LOCALE)/%/LC_MESSAGES/printd.mo: $(LOCALE)/%/LC_MESSAGES/printd.po $(STAMP)
 
 # After marking new messages: extract them and merge them into each catalog, then translate what is new.
 locale-extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -k N_ -o $(LOCALE)/printd.pot .
+	$(BIN)/pybabel extract -F babel.cfg --project=printd --version=$$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml) --no-location --sort-output -o $(LOCALE)/printd.pot .
 	$(BIN)/pybabel update -D printd -d $(LOCALE) -i $(LOCALE)/printd.pot --no-fuzzy-matching --ignore-obsolete
 
 run: setup
