@@ -27,6 +27,7 @@ ROLE_TABLE: dict[str, Role] = {
     "stock.adjust": Role.SUPERVISOR,
     "stock.transfer": Role.SUPERVISOR,
     "stock.transfers": Role.VIEWER,
+    "stock.history": Role.VIEWER,
     "station.info": Role.VIEWER,
     "reports.daily": Role.VIEWER,
     "reports.monthly": Role.VIEWER,

@@ -316,6 +316,7 @@ def params_for(method: str, caller: str, database: Path) -> dict[str, object]:
         # no other station runs on this database: past the role check, the transfer is refused and moves nothing
         "stock.transfer": {"count": 1, "to": "van", "ref": f"TR-{caller}"},
         "stock.transfers": {},
+        "stock.history": {"limit": 5},
         "station.info": {},
         "reports.daily": {},
         "reports.monthly": {},

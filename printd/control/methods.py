@@ -27,6 +27,7 @@ from printd.store import JobRecord, Store
 from printd.store.health import StorageUnavailableError
 from printd.store.overview import Overview
 from printd.store.stations import StationView
+from printd.store.stock_history import KINDS as STOCK_HISTORY_KINDS
 from printd.validation import explain
 
 MAX_BATCH = 5000
@@ -91,6 +92,17 @@ class PrinterParams(msgspec.Struct, forbid_unknown_fields=True):
     printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
+class PauseParams(msgspec.Struct, forbid_unknown_fields=True):
+    printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    # why, in the operator's words (one line): the pause reason becomes "paused by ACTOR: REASON"
+    reason: Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+
+
+class HistoryParams(msgspec.Struct, forbid_unknown_fields=True):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    kind: str | None = None  # received, adjusted, transferred, destroyed or returned
+
+
 class ReconcileParams(msgspec.Struct, forbid_unknown_fields=True):
     printer: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None  # None: every printer
 
@@ -142,6 +154,7 @@ class Dispatcher:
             "stock.adjust": Method(sup, AdjustParams, self.stock_adjust),
             "stock.transfer": Method(sup, TransferParams, self.stock_transfer),
             "stock.transfers": Method(view, LimitParams, self.stock_transfers),
+            "stock.history": Method(view, HistoryParams, self.stock_history),
             "jobs.list": Method(view, ListParams, self.jobs_list),
             "jobs.get": Method(view, JobParams, self.jobs_get),
             "jobs.submit": Method(op, SubmitParams, self.jobs_submit),
@@ -152,7 +165,7 @@ class Dispatcher:
             "jobs.reprint": Method(op, JobParams, self._transition(JobEvent.REPRINT)),
             "jobs.spoil": Method(op, SpoilParams, self.jobs_spoil),
             "jobs.resolve": Method(op, ResolveParams, self.jobs_resolve),
-            "printers.pause": Method(op, PrinterParams, self.printers_pause),
+            "printers.pause": Method(op, PauseParams, self.printers_pause),
             "printers.resume": Method(op, PrinterParams, self.printers_resume),
             # Operator: a reconciliation books no blank, it records what the printer's counter says; booking a
             # difference (an adjustment) stays with supervisors.
@@ -400,8 +413,18 @@ class Dispatcher:
     def stock_transfers(self, params: LimitParams, _: Caller) -> list[dict[str, object]]:
         return [transfer.as_dict() for transfer in self.store.transfers(params.limit)]
 
-    def printers_pause(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
-        return self.station.pause(params.printer, f"paused by {caller.user}", caller.user).as_dict()
+    def stock_history(self, params: HistoryParams, _: Caller) -> list[dict[str, object]]:
+        """Receipts, adjustments, transfers and berita acara of the whole queue, newest first."""
+        if params.kind is not None and params.kind not in STOCK_HISTORY_KINDS:
+            raise invalid_params(
+                f"stock.history: kind must be one of {', '.join(STOCK_HISTORY_KINDS)}, not {params.kind[:32]!r}"
+            )
+        return [event.as_dict() for event in self.store.stock_history(params.limit, params.kind)]
+
+    def printers_pause(self, params: PauseParams, caller: Caller) -> dict[str, object]:
+        reason = (params.reason or "").strip()
+        said = f"paused by {caller.user}: {reason}" if reason else f"paused by {caller.user}"
+        return self.station.pause(params.printer, said, caller.user).as_dict()
 
     def printers_resume(self, params: PrinterParams, caller: Caller) -> dict[str, object]:
         return self.station.resume(params.printer, caller.user).as_dict()

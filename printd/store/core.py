@@ -32,7 +32,7 @@ from printd.ledger import (
     Resolution,
     open_difference,
 )
-from printd.store import accounts, cards, handovers, ledger_reads, receipts, reconciliations, stations
+from printd.store import accounts, cards, handovers, ledger_reads, receipts, reconciliations, stations, stock_history
 from printd.store.accounts import Account, AccountChange, NewAccount
 from printd.store.cards import Card, CardFate
 from printd.store.health import StorageHealth, StorageUnavailableError
@@ -53,6 +53,7 @@ from printd.store.records import (
 )
 from printd.store.sql import Db, lock_key
 from printd.store.stations import StationView, Transfer
+from printd.store.stock_history import StockEvent
 
 _JOB_COLUMNS = "id, ref, priority, state, attempts, printer, created_at, updated_at, station"
 INTERRUPTED = "printd stopped"
@@ -896,6 +897,13 @@ class SqlStore:
         """The latest transfers between stations, newest first."""
         with self._read() as db:
             return stations.transfers(db, limit)
+
+    def stock_history(self, limit: int = 100, kind: str | None = None) -> list[StockEvent]:
+        """Receipts, adjustments, transfers and berita acara, newest first (see printd/store/stock_history.py)."""
+        if kind is not None and kind not in stock_history.KINDS:
+            raise ValueError(f"the stock history has kinds {', '.join(stock_history.KINDS)}, not {kind!r}")
+        with self._read() as db:
+            return stock_history.history(db, limit, kind)
 
     # ---- stations -----------------------------------------------------------------------------------
 

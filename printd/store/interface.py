@@ -31,6 +31,7 @@ from printd.store.records import (
     SubmitResult,
 )
 from printd.store.stations import StationView, Transfer
+from printd.store.stock_history import StockEvent
 
 
 class Store(Protocol):
@@ -150,6 +151,10 @@ class Store(Protocol):
         ...
 
     def transfers(self, limit: int = 100) -> list[Transfer]: ...
+
+    def stock_history(self, limit: int = 100, kind: str | None = None) -> list[StockEvent]:
+        """Receipts, adjustments, transfers and berita acara (one row each), newest first; ``kind``: only those."""
+        ...
 
     def balance_from_ledger(self) -> Balance:
         """The balance folded from every ledger event: the truth the cached totals must equal."""
