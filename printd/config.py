@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import tomllib
 import zoneinfo
@@ -115,6 +116,13 @@ class WebConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     language: Literal["id", "en"] = "id"  # when neither the account nor the browser says
     login_attempts: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5  # failed logins per account and address ...
     login_window_seconds: Annotated[float, msgspec.Meta(gt=0.0, le=DAY)] = 300.0  # ... within this long
+    # /metrics has no login (Prometheus cannot sign in): only clients in these networks may read it
+    metrics_from: Annotated[list[str], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"]
+    )
+    # names this dashboard is reached by, beyond its listen address, this PC's name and (on loopback) localhost;
+    # a request naming another host is refused (DNS rebinding)
+    hostnames: Annotated[list[str], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
 
 
 class SimPrinterConfig(msgspec.Struct, tag="sim", tag_field="type", forbid_unknown_fields=True, frozen=True):
@@ -302,6 +310,33 @@ def _check_web(web: WebConfig, where: str) -> None:
             f"{where}.listen: {web.listen!r} is reachable from the network, so it needs TLS: set tls_cert and"
             " tls_key, or insecure_lan = true to accept that passwords cross the LAN unencrypted"
         )
+    for index, network in enumerate(web.metrics_from):
+        try:
+            ipaddress.ip_network(network)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where}.metrics_from[{index}]: {network[:64]!r} is not a network ({exc}); give one such as"
+                " 127.0.0.0/8, 192.168.1.20/32 or 192.168.1.0/24 (the address with its host bits zero)"
+            ) from None
+    for index, name in enumerate(web.hostnames):
+        if not _HOSTNAME.fullmatch(name) and not _is_address(name):
+            raise ConfigError(
+                f"{where}.hostnames[{index}]: {name[:64]!r} is not a host name; give the name browsers use for"
+                " this PC, such as printd.dukcapil.local, without a port or scheme"
+            )
+
+
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_printer(printer: PrinterConfig, where: str) -> None:
