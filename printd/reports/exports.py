@@ -1,17 +1,19 @@
 """The report documents made from the daemon's replies, for every front end (printctl, printd-web): CSV rows and PDF
 bytes, in the documents' own words (Indonesian, or English when asked), never the reader's interface language.
 
-``daily_csv`` and ``monthly_csv`` give the rows of a ``reports.daily`` / ``reports.monthly`` reply (``csv_text``
-writes them); ``document_pdf`` turns a reply into one of ``DOCUMENTS``. A reply that is not what the document needs
-raises ``ValueError`` saying so.
+``daily_csv``, ``monthly_csv`` and ``handover_csv`` give the rows of a ``reports.daily``, ``reports.monthly`` or
+``spoiled.handover_get`` reply (``csv_text`` writes them); ``document_pdf`` turns a reply into one of
+``DOCUMENTS``. A reply that is not what the document needs raises ``ValueError`` saying so.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from printd.reports import codec
 from printd.reports.model import SPOIL_CATEGORIES, BlankRequest, Handover, Movements, Office
@@ -61,6 +63,64 @@ def monthly_csv(reply: object, lang: Lang) -> list[list[object]]:
         rows.append([day.start.isoformat(), *_csv_values(day.opening, day.movements, day.closing)])
     total = report.month_total
     rows.append([MOVEMENT_NAMES[lang]["total"], *_csv_values(total.opening, total.movements, total.closing)])
+    return rows
+
+
+HANDOVER_COLUMNS: dict[Lang, tuple[str, ...]] = {
+    "id": (
+        "Nomor berita acara",
+        "Jenis",
+        "No.",
+        "Entri pembukuan",
+        "Waktu rusak",
+        "Kategori",
+        "UID chip",
+        "Printer",
+        "Stasiun",
+        "Referensi permintaan cetak",
+    ),
+    "en": (
+        "Berita acara number",
+        "Kind",
+        "No.",
+        "Ledger event",
+        "Spoiled at",
+        "Category",
+        "Chip UID",
+        "Printer",
+        "Station",
+        "Job reference",
+    ),
+}
+HANDOVER_KINDS: dict[Lang, dict[str, str]] = {
+    "id": {"destroyed": "Pemusnahan", "returned": "Penyerahan"},
+    "en": {"destroyed": "Destroyed", "returned": "Returned"},
+}
+
+
+def handover_csv(reply: object, lang: Lang) -> list[list[object]]:
+    """A berita acara's annex: a row a spoiled blank, its time in the office's zone (the reply's ``timezone``)."""
+    found = _reply(reply)
+    handover = codec.record_from(record(found), Handover)
+    zone = ZoneInfo(str(found.get("timezone") or "UTC"))
+    kind = HANDOVER_KINDS[lang].get(handover.kind, handover.kind)
+    rows: list[list[object]] = [list(HANDOVER_COLUMNS[lang])]
+    for number, item in enumerate(handover.items, start=1):
+        spoiled = dt.datetime.fromtimestamp(item.spoiled_at, zone).strftime("%Y-%m-%d %H:%M:%S")
+        rows.append(
+            [
+                handover.number,
+                kind,
+                number,
+                item.ledger_id,
+                spoiled,
+                category_name(item.category, lang),
+                item.chip_uid or "",
+                item.printer or "",
+                item.station,
+                item.job_ref or "",
+            ]
+        )
     return rows
 
 

@@ -39,6 +39,8 @@ log = get_logger("printd.web.actions")
 
 ACTION_TIMEOUT = 30.0
 MAX_TEXT = 500
+PAUSE_REASON = 200  # printd's limit for a pause reason
+MAX_BLANKS = 1_000_000  # printd's limit for the blanks of one receipt, adjustment or transfer
 
 
 class FormError(Exception):
@@ -125,6 +127,43 @@ def _spoil(form: FormData) -> dict[str, object]:
     }
 
 
+def _pause(form: FormData) -> dict[str, object]:
+    params: dict[str, object] = {"printer": printer(form)}
+    reason = " ".join(text(form, "reason", i18n.N_("the reason"), required=False, limit=PAUSE_REASON).split())
+    if reason:
+        params["reason"] = reason
+    return params
+
+
+def _paused(params: Mapping[str, object], result: object) -> str:
+    if "reason" in params:
+        return _("Printer {printer} is paused ({reason}): it takes no new card.").format(**params)
+    return _("Printer {printer} is paused: it takes no new card.").format(**params)
+
+
+def _adjust(form: FormData) -> dict[str, object]:
+    count = whole_number(form, "count", i18n.N_("the number of blanks"), low=-MAX_BLANKS, high=MAX_BLANKS)
+    if count == 0:
+        raise FormError(_("An adjustment adds blanks (a positive number) or writes them off (a negative one), not 0."))
+    params: dict[str, object] = {"count": count, "reason": text(form, "reason", i18n.N_("the reason"))}
+    named = text(form, "printer", i18n.N_("the printer"), required=False, limit=64)
+    if named:
+        params["printer"] = named
+    return params
+
+
+def _transfer(form: FormData) -> dict[str, object]:
+    params: dict[str, object] = {
+        "count": whole_number(form, "count", i18n.N_("the number of blanks"), high=MAX_BLANKS),
+        "to": text(form, "to", i18n.N_("the station receiving the blanks"), limit=64),
+        "ref": text(form, "ref", i18n.N_("the transfer reference"), limit=128),
+    }
+    source = text(form, "from", i18n.N_("the station giving the blanks"), required=False, limit=64)
+    if source:
+        params["from"] = source
+    return params
+
+
 def _receive(form: FormData) -> dict[str, object]:
     params: dict[str, object] = {
         "count": whole_number(form, "count", i18n.N_("the number of blanks")),
@@ -141,11 +180,7 @@ def _job_done(message: str) -> Done:
 
 
 ACTIONS: dict[str, Action] = {
-    "/actions/printers/pause": Action(
-        "printers.pause",
-        lambda form: {"printer": printer(form)},
-        lambda params, result: _("Printer {printer} is paused: it takes no new card.").format(**params),
-    ),
+    "/actions/printers/pause": Action("printers.pause", _pause, _paused),
     "/actions/printers/resume": Action(
         "printers.resume",
         lambda form: {"printer": printer(form)},
@@ -180,7 +215,25 @@ ACTIONS: dict[str, Action] = {
             count=i18n.format_number(int(str(params["count"]))), ref=params["ref"]
         ),
     ),
+    "/actions/stock/adjust": Action(
+        "stock.adjust",
+        _adjust,
+        lambda params, result: _("Stock adjusted by {count} blanks: {reason}").format(
+            count=_signed(int(str(params["count"]))), reason=params["reason"]
+        ),
+    ),
+    "/actions/stock/transfer": Action(
+        "stock.transfer",
+        _transfer,
+        lambda params, result: _("{count} blanks moved to station {to} under {ref}.").format(
+            count=i18n.format_number(int(str(params["count"]))), to=params["to"], ref=params["ref"]
+        ),
+    ),
 }
+
+
+def _signed(count: int) -> str:
+    return ("+" if count > 0 else "\u2212") + i18n.format_number(abs(count))
 
 
 async def act(request: Request) -> Response:
@@ -230,11 +283,13 @@ async def act(request: Request) -> Response:
 def refusal(error: PrintdError, role: str, params: Mapping[str, object]) -> str:
     """printd's refusal in words for the reader: printd's sentence, said again from its code and facts in the
     reader's language where printctl's vocabulary knows it (printd.cli_errors)."""
-    asked: dict[str, object] = {k: repr(v) for k, v in params.items() if k in ("printer", "ref") and isinstance(v, str)}
+    asked: dict[str, object] = {
+        k: repr(v) for k, v in params.items() if k in ("printer", "ref", "to") and isinstance(v, str)
+    }
     if isinstance(params.get("job"), str):
         asked["job_ref"] = repr(params["job"])
     if isinstance(params.get("count"), int):
-        asked["count"] = params["count"]
+        asked["count"] = asked["written_off"] = params["count"]  # written_off: the adjustment's sentence
     if error.code == "auth.forbidden":
         return _("Your account ({role}) may not do this; printd refused it.").format(
             role=_(ROLE_LABELS.get(role, role))

@@ -1,8 +1,10 @@
 """The Starlette application: its routes, its parts (``WebState``) and their lifetime.
 
 ``create_app(settings)`` builds everything one process needs; the live poller starts with the application and
-stops with it. Routes stay thin: pages in pages.py, actions in actions.py, signing in in login.py, the event stream
-in live.py. A new page is a ``Route`` here and a handler that renders with ``render.page``.
+stops with it. Routes stay thin: pages in pages.py, the reports, their downloads and the charts in
+report_pages.py, actions in actions.py, signing in in login.py, the event stream in live.py, ``/metrics`` in
+scrape.py. A new page is a ``Route`` here and a handler that renders with ``render.page``. Every request passes the
+Host check, then gets the security headers (security.py).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from printd.web import actions, live, login, pages, render
+from printd.config import listen_address
+from printd.web import actions, live, login, pages, render, report_pages, scrape
 from printd.web.daemon_link import DaemonLink
-from printd.web.security import SecurityHeaders
+from printd.web.security import HostCheck, SecurityHeaders, allowed_hosts
 from printd.web.sessions import SessionStore
 from printd.web.state import Settings, WebState
 from printd.web.templates import environment
@@ -50,7 +53,13 @@ def routes() -> list[Route | Mount]:
         Route("/", pages.station),
         Route("/jobs", pages.jobs),
         Route("/jobs/resolve", pages.resolve),
+        Route("/jobs/{ref:path}", pages.job),
+        Route("/spoiled", pages.spoiled),
         Route("/stock", pages.stock),
+        Route("/reports", report_pages.reports),
+        Route("/reports/{file}", report_pages.download),
+        Route("/charts", report_pages.charts_page),
+        Route("/metrics", scrape.metrics),
         Route("/events", live.events),
         Route("/login", login.login_form, methods=["GET"]),
         Route("/login", login.login, methods=["POST"]),
@@ -81,4 +90,6 @@ def create_app(settings: Settings) -> ASGIApp:
         exception_handlers={404: pages.not_found, 405: pages.http_error, 500: pages.http_error},
     )
     app.state.web = state
-    return SecurityHeaders(app)
+    listen_host = listen_address(settings.web.listen)[0]
+    checked = HostCheck(app, allowed_hosts(settings.web), any_address=listen_host in ("0.0.0.0", "::"))
+    return SecurityHeaders(checked)

@@ -125,6 +125,11 @@ class Live:
                 while self._finished < wanted:
                     await self._polled.wait()
 
+    @property
+    def forecast(self) -> Mapping[str, Any] | None:
+        """The latest ``stock.forecast`` (read every ``FORECAST_SECONDS``), None until read or while it fails."""
+        return self._forecast
+
     async def wait_ready(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first.wait(), timeout)

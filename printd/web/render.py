@@ -30,7 +30,10 @@ from printd.web.state import web_state
 NAV: list[tuple[str, str]] = [
     ("/", N_("Station")),
     ("/jobs", N_("Jobs")),
+    ("/spoiled", N_("Spoiled blanks")),
     ("/stock", N_("Stock")),
+    ("/charts", N_("Charts")),
+    ("/reports", N_("Reports")),
 ]
 """(path, label) of the navigation, in order."""
 

@@ -3,9 +3,10 @@
 Every text in a template is marked (``{% trans %}``, ``_()``); jinja2's i18n extension calls printd.i18n's gettext,
 which answers in the language set with ``i18n.speaking(language)`` around a render, so one environment serves readers
 of both languages at once. Dates and numbers go through Babel filters in that language and the office's time zone
-(``[station] timezone``): ``{{ n|number }}``, ``{{ iso|datetime }}``, ``{{ iso|clock }}``, ``{{ seconds|duration }}``;
-a value missing is shown as ``NONE`` (an en dash). printd's own sentences (a pause reason, an alert) are said again
-in the reader's language with printd.cli_errors, printctl's vocabulary: ``{{ text|pause_reason }}``,
+(``[station] timezone``): ``{{ n|number }}``, ``{{ n|signed }}`` (with its sign), ``{{ iso|datetime }}``,
+``{{ iso|clock }}``, ``{{ day|date }}`` (a local date), ``{{ seconds|duration }}``; a value missing is shown as
+``NONE`` (an en dash). ``{{ ref|job_url }}`` is a job's page. printd's own sentences (a pause reason, an alert) are
+said again in the reader's language with printd.cli_errors, printctl's vocabulary: ``{{ text|pause_reason }}``,
 ``{{ facts|alert }}``.
 """
 
@@ -18,7 +19,7 @@ import babel.dates
 import jinja2
 
 from printd import cli_errors, i18n
-from printd.web import display
+from printd.web import display, tables
 
 NONE = "\u2013"
 
@@ -73,6 +74,24 @@ def environment(zone: ZoneInfo) -> jinja2.Environment:
             dt.timedelta(seconds=seconds), threshold=2, format="short", locale=i18n.locale(i18n.current_language())
         )
 
+    def signed(value: object) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return ("+" if value > 0 else "\u2212" if value < 0 else "") + number(abs(value))
+        return NONE
+
+    def date(value: object) -> str:
+        """A local date (``2026-12-07`` or a date) as the reader writes it; an epoch time, its day in the office."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = dt.datetime.fromtimestamp(value, zone).date()
+        elif isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value[:10])
+            except ValueError:
+                return NONE
+        if not isinstance(value, dt.date):
+            return NONE
+        return i18n.format_date(value, i18n.current_language())
+
     def pause_reason(text: object) -> str:
         """Why a printer is paused, from printd's words: its reasons in the dashboard's words in English, printd's
         sentences said again in the reader's language otherwise (printd.cli_errors)."""
@@ -87,6 +106,14 @@ def environment(zone: ZoneInfo) -> jinja2.Environment:
         return cli_errors.alert_text(dict(facts)) if isinstance(facts, tuple) else NONE
 
     env.filters.update(
-        number=number, datetime=datetime, clock=clock, duration=duration, pause_reason=pause_reason, alert=alert
+        number=number,
+        signed=signed,
+        datetime=datetime,
+        clock=clock,
+        date=date,
+        duration=duration,
+        pause_reason=pause_reason,
+        alert=alert,
+        job_url=tables.job_url,
     )
     return env
