@@ -218,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     printers = add("printers", _("Pause or resume a printer."))
     printer_commands = printers.add_subparsers(dest="printer_command", metavar="SUBCOMMAND", required=True)
-    add("pause", _("Stop a printer taking new cards."), printer_commands).add_argument("printer", metavar="NAME")
+    pause = add("pause", _("Stop a printer taking new cards."), printer_commands)
+    pause.add_argument("printer", metavar="NAME")
+    pause.add_argument("--reason", metavar="TEXT", help=_("why, for the others at the station (e.g. ribbon change)"))
     add("resume", _("Let a paused printer take cards again."), printer_commands).add_argument("printer", metavar="NAME")
 
     reconcile = add(
@@ -567,7 +569,12 @@ def _reconcile(args: argparse.Namespace, client: ControlClient, out: Output) -> 
 
 def _printers(args: argparse.Namespace, client: ControlClient, out: Output) -> int:
     method = f"printers.{args.printer_command}"
-    return _simple(method, lambda a: {"printer": a.printer}, render_printer)(args, client, out)
+
+    def params(a: argparse.Namespace) -> dict[str, object]:
+        reason = getattr(a, "reason", None)
+        return {"printer": a.printer} | ({"reason": reason} if reason else {})
+
+    return _simple(method, params, render_printer)(args, client, out)
 
 
 # ---- rendering for people --------------------------------------------------------------------------

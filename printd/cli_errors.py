@@ -467,6 +467,8 @@ ALERTS: Mapping[str, tuple[Sentence, ...]] = {
 }
 
 PAUSE_REASONS: tuple[Sentence, ...] = (
+    # The operator's own words after the colon are shown as typed.
+    _s(N_("paused by {user}: {reason}"), r"^paused by (?P<user>\S+?): (?P<reason>.+)$"),
     _s(N_("paused by {user}"), r"^paused by (?P<user>.+)$"),
     _s(
         N_(

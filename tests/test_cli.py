@@ -313,6 +313,11 @@ def test_json_output_is_the_reply(capsys: pytest.CaptureFixture[str], sock: Path
         (["release", "#12"], "jobs.release", {"job": 12}),
         (["reprint", "12"], "jobs.reprint", {"job": "12"}),
         (["printers", "pause", "evo1"], "printers.pause", {"printer": "evo1"}),
+        (
+            ["printers", "pause", "evo1", "--reason", "ribbon change"],
+            "printers.pause",
+            {"printer": "evo1", "reason": "ribbon change"},
+        ),
         (["printers", "resume", "evo1"], "printers.resume", {"printer": "evo1"}),
         (["spoiled"], "spoiled.list", {"since": None, "category": None}),
         (
