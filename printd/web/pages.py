@@ -37,7 +37,7 @@ SPOIL_CATEGORIES = tuple(tables.CATEGORY_LABELS.items())
 JOBS_STEP = 100  # jobs a page shows, and how many more "More" adds
 JOBS_MOST = 5000
 SPOILED_DAYS = 30  # the spoiled blanks page looks this many days back unless told
-SPOILED_ROWS = 500  # rows it shows at most (the newest)
+SPOILED_ROWS = 200  # rows it shows at most (the newest)
 PENDING_ROWS = 100
 HISTORY_ROWS = 50
 
@@ -173,16 +173,16 @@ async def spoiled(request: Request) -> Response:
     if category is not None:
         params["category"] = category
     listed = await ask(request, "spoiled.list", params)
-    rows = tables.spoiled_rows(listed.result)
+    shown = tables.spoiled(listed.result, SPOILED_ROWS)
     waiting = await ask(request, "spoiled.pending")
     made = await ask(request, "spoiled.handovers", {"limit": 50})
     context = {
         "since": since,
         "category": category or "",
         "categories": SPOIL_CATEGORIES,
-        "rows": rows[:SPOILED_ROWS],
-        "total": len(rows),
-        "by_category": tables.per_category(rows),
+        "rows": shown.rows,
+        "total": shown.total,
+        "by_category": shown.per_category,
         "problem": listed.problem or waiting.problem or made.problem,
         "pending": tables.pending(waiting.result, PENDING_ROWS),
         "handovers": tables.handovers(made.result),

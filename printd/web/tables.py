@@ -7,7 +7,7 @@ note, a settling note), which may repeat them. Words are marked with ``N_`` and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -227,9 +227,22 @@ class Pending:
     items: tuple[PendingItem, ...]  # the newest ones first
 
 
-def spoiled_rows(found: object) -> tuple[SpoiledRow, ...]:
-    """``spoiled.list`` (oldest first) as rows, newest first; its ``detail`` (free text) is left out."""
-    return tuple(
+@dataclass(frozen=True)
+class Spoiled:
+    total: int
+    per_category: tuple[tuple[str, int], ...]  # (label, count) of every one listed
+    rows: tuple[SpoiledRow, ...]  # the newest ``limit``, newest first
+
+
+def spoiled(found: object, limit: int) -> Spoiled:
+    """``spoiled.list`` (oldest first): how many by category, and the newest as rows; its ``detail`` (free text) is
+    left out. Only the rows shown are made (a month of a busy office is thousands)."""
+    listed = _rows(found)
+    counts: dict[str, int] = {}
+    for s in listed:
+        key = _category(s.get("category")) or "\u2013"
+        counts[key] = counts.get(key, 0) + 1
+    rows = tuple(
         SpoiledRow(
             at=_str(s.get("at")),
             printer=_str(s.get("printer")),
@@ -238,16 +251,9 @@ def spoiled_rows(found: object) -> tuple[SpoiledRow, ...]:
             category_label=_category(s.get("category")),
             chip_uid=_str(s.get("chip_uid")),
         )
-        for s in reversed(_rows(found))
+        for s in reversed(listed[-limit:] if limit else [])
     )
-
-
-def per_category(rows: Sequence[SpoiledRow]) -> tuple[tuple[str, int], ...]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        key = row.category_label or "\u2013"
-        counts[key] = counts.get(key, 0) + 1
-    return tuple(counts.items())
+    return Spoiled(len(listed), tuple(counts.items()), rows)
 
 
 def pending(found: object, limit: int) -> Pending | None:
@@ -265,7 +271,7 @@ def pending(found: object, limit: int) -> Pending | None:
             ref=_str(i.get("job_ref")),
             officer=_str(i.get("officer")),
         )
-        for i in reversed(_rows(found.get("items")))
+        for i in reversed(_rows(found.get("items"))[-limit:] if limit else [])
     )
     return Pending(
         count=_int(found.get("count")) or 0,
@@ -274,7 +280,7 @@ def pending(found: object, limit: int) -> Pending | None:
             for k, v in (categories.items() if isinstance(categories, Mapping) else ())
             if isinstance(v, int)
         ),
-        items=items[:limit],
+        items=items,
     )
 
 
