@@ -9,10 +9,11 @@ What is measured, and how:
   inserted in bulk into the migrated store (``bench/common.py`` ``bulk_queue``: jobs, their content and history
   rows, the kept queue count); then WALK_INS walk-in and NORMALS normal jobs are submitted through the socket as a
   counter would, and BLANKS blanks are received. Both printers are paused, so the queue stays deep.
-- Page server time: signed in as an operator (the page with every form), each of ``/``, ``/jobs``, ``/stock`` and
-  ``/metrics`` is asked WARMUP times, then ``--requests`` times, one request after another on one keep-alive
-  HTTP/1.1 connection (httpx); each request's wall time from sending it to the last byte of the body. The station,
-  jobs and stock pages are drawn from printd-web's poller's latest reply; ``/metrics`` asks printd on each scrape.
+- Page server time: signed in as an operator (the pages with every form), each of ``/``, ``/jobs``,
+  ``/jobs?state=queued`` (a page of the queue), ``/stock`` and ``/metrics`` is asked WARMUP times, then
+  ``--requests`` times, one request after another on one keep-alive HTTP/1.1 connection (httpx); each request's wall
+  time from sending it to the last byte of the body. Whatever printd-web asks printd for a page (the jobs list, the
+  stock history, status for /metrics) is in that time; the live sections come from its poller's latest reply.
 - Live pages: ``--clients`` sessions, each signed in as the operator, hold ``/events`` open (one connection each,
   all in one asyncio process of their own, httpx streaming) and stamp each event with the wall clock when its last
   line arrives. Then changes are made for ``--seconds``: both printers are resumed and print from the queue (walk-ins
@@ -40,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import re
 import sqlite3
 import sys
@@ -80,7 +82,7 @@ from tests.web_harness import WebProcess
 STATION = "bench-web"
 PRINTERS = ("p1", "p2")
 TOGGLED = "p2"  # paused and resumed during the live run
-PAGES = ("/", "/jobs", "/stock", "/metrics")
+PAGES = ("/", "/jobs", "/jobs?state=queued", "/stock", "/metrics")
 SECONDS_PER_CARD = 0.5
 TOGGLE_SECONDS = 2.5
 WARMUP = 5
@@ -302,15 +304,23 @@ def issued_times(database: Path) -> list[float]:
         return [float(at) for (at,) in db.execute("SELECT at FROM ledger WHERE kind = 'issued' ORDER BY id")]
 
 
-def run_live(station: Station, clients: int, seconds: float, settle: float, problems: list[str]) -> LiveRun:
+def sign_in_pages(web: WebProcess, count: int) -> list[dict[str, str]]:
+    """The cookies of ``count`` sessions signed in as the operator, one a live page (kept over the runs)."""
+    sessions = []
+    for _ in range(count):
+        with signed_in(web) as http:
+            sessions.append(dict(http.cookies.items()))
+    return sessions
+
+
+def run_live(
+    station: Station, sessions: list[dict[str, str]], seconds: float, settle: float, problems: list[str]
+) -> LiveRun:
+    clients = len(sessions)
     run = LiveRun(clients)
     web = station.web
     assert web.process is not None
     run.rss_idle_kb = memory_kb(web.process.pid)["VmRSS"]
-    sessions = []
-    for _ in range(clients):
-        with signed_in(web) as http:
-            sessions.append(dict(http.cookies.items()))
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Event(), context.Event()
     receiver, sender = context.Pipe(duplex=False)
@@ -484,7 +494,11 @@ def tables(
 
 
 def medians(per_run: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    pages = {path: {q: median([r["pages"][path][q] for r in per_run]) for q in ("p50", "p99", "max")} for path in PAGES}
+    def page_median(path: str, q: str) -> float | None:
+        values = [r["pages"][path][q] for r in per_run if r["pages"][path][q] is not None]
+        return round(median(values), 2) if values else None
+
+    pages = {path: {q: page_median(path, q) for q in QUANTILES} for path in PAGES}
 
     def mid(*keys: str) -> float:
         values = []
@@ -540,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     say: Callable[[str], None] = (lambda _: None) if args.json else out.print
     problems: list[str] = []
     per_run: list[dict[str, Any]] = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="printd-bench-web-", dir=args.dir) as tmp:
         directory = Path(tmp)
         say(
@@ -549,9 +564,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         station, fill_seconds = prepare(directory, args.jobs, say, problems)
         try:
+            sessions = sign_in_pages(station.web, args.clients)
             for n in range(args.runs):
                 pages = page_figures(time_pages(station.web, args.requests, problems))
-                live = live_figures(run_live(station, args.clients, args.seconds, args.settle, problems))
+                live = live_figures(run_live(station, sessions, args.seconds, args.settle, problems))
                 per_run.append({"pages": pages, "live": live})
                 say(
                     f"  run {n + 1}: "
@@ -568,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             station.web.kill()
             station.daemon.kill()
+    load_after = os.getloadavg()
     pages, live = medians(per_run)
     measured = [p99 for path in PAGES if (p99 := pages[path]["p99"]) is not None]
     worst_page_p99 = max(measured) if measured else None
@@ -597,6 +614,10 @@ def main(argv: list[str] | None = None) -> int:
             f"Goal: update delay p99 <= {LIVE_GOAL_S:g} s with {args.clients} pages open, none missed:"
             f" {verdict(goals['live_p99_ms']['met'])} ({live['delay_ms']['p99']:.0f} ms)"
         )
+        out.print(
+            f"Load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in load_before)} at the start,"
+            f" {', '.join(f'{x:.2f}' for x in load_after)} at the end; {os.cpu_count()} CPUs."
+        )
         if problems:
             out.print("[red]Verification FAILED:[/]\n  " + "\n  ".join(problems))
         else:
@@ -621,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
             "verified": not problems,
             "problems": problems,
             "per_run": per_run,
+            "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in load_after]},
             "environment": environment(),
         }
     )

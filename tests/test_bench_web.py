@@ -1,5 +1,6 @@
 """Smoke test of bench/web.py: at tiny sizes it runs a real printd and printd-web, measures every page and every live
-page, checks the station afterwards and ends with its JSON line. The figures are not checked, only their shape."""
+page, checks the station afterwards and ends with its JSON line. The figures are not checked, only that every page
+answered, every change reached every live page and the station checked out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = {"/", "/jobs", "/stock", "/metrics"}
+PAGES = {"/", "/jobs", "/jobs?state=queued", "/stock", "/metrics"}
 
 
 def test_web_benchmark_runs_at_tiny_sizes(tmp_path: Path) -> None:
@@ -22,14 +23,14 @@ def test_web_benchmark_runs_at_tiny_sizes(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    )
     payload = json.loads(proc.stdout.strip().splitlines()[-1])
     assert payload["benchmark"] == "web" and payload["jobs"] == 500 and payload["clients"] == 3
-    # a page the dashboard does not serve is reported, never measured; anything else is a failure
-    missing = {path for path, figures in payload["pages_ms"].items() if figures["p99"] is None}
-    unexpected = [p for p in payload["problems"] if not any(f"GET {path} answered" in p for path in missing)]
-    assert unexpected == [], proc.stderr[-3000:]
-    assert set(payload["pages_ms"]) == PAGES and missing <= {"/metrics"}
-    assert proc.returncode == (0 if not payload["problems"] else 1)
+    assert payload["verified"] is True and payload["problems"] == []
+    assert set(payload["pages_ms"]) == PAGES
+    assert all(isinstance(figures["p99"], float) for figures in payload["pages_ms"].values())
     live = payload["live"]
     assert live["cards"] >= 1 and live["printer_changes"] >= 3 and live["missed"] == 0
     assert live["samples"] == 3 * (live["cards"] + live["printer_changes"])
