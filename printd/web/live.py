@@ -130,6 +130,11 @@ class Live:
         """The latest ``stock.forecast`` (read every ``FORECAST_SECONDS``), None until read or while it fails."""
         return self._forecast
 
+    @property
+    def forecast_at(self) -> float | None:
+        """When the forecast was read (epoch seconds)."""
+        return self._forecast_at
+
     async def wait_ready(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first.wait(), timeout)

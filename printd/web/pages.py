@@ -212,6 +212,7 @@ async def stock(request: Request) -> Response:
         "custody": tables.custody(summary, state.settings.station),
         "printer_blanks": tables.printer_blanks(summary),
         "forecast": tables.forecast(state.live.forecast),
+        "forecast_at": state.live.forecast_at,
         "history": tables.stock_rows(history.result),
         "kind": kind or "",
         "kinds": tuple(tables.STOCK_KINDS.items()),
