@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from printd.config import WebConfig
+from printd.config import ConfigError, WebConfig, parse_config
 from printd.control.client import ControlClient
 from printd.store.engines import open_store
 from printd.web.scrape import allowed, networks
@@ -329,3 +330,18 @@ def test_an_operator_pauses_a_printer_with_a_reason_and_the_page_shows_it(statio
         assert too_long.status_code == 303 and "at most 200 characters" in http.get("/").text
         assert http.post("/actions/printers/resume", data=data).status_code == 303
     assert station.printer("p1")["paused"] is False
+
+
+def test_the_web_keys_metrics_from_and_hostnames_are_checked_at_start() -> None:
+    assert parse_config("").web.metrics_from == ["127.0.0.0/8", "::1/128"]
+    for line, key in (
+        ('metrics_from = ["192.168.1.5/24"]', "web.metrics_from[0]"),  # host bits set: a typo for /32 or .0/24
+        ('metrics_from = ["127.0.0.0/8", "kantor"]', "web.metrics_from[1]"),
+        ('hostnames = ["https://printd.kantor.lan"]', "web.hostnames[0]"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(key)):
+            parse_config(f"[web]\n{line}\n")
+    fine = parse_config(
+        '[web]\nmetrics_from = ["10.0.0.0/8", "fd00::/8"]\nhostnames = ["printd.kantor.lan", "10.1.2.3"]\n'
+    )
+    assert fine.web.hostnames == ["printd.kantor.lan", "10.1.2.3"]
