@@ -3,8 +3,9 @@
 One station and one browser serve the whole module: signing in, a printed card reaching the open page by
 server-sent events (the delay is printed), pausing and resuming a printer with the page's buttons, a viewer without
 any action, a form without its CSRF token refused, the page in Indonesian, the page while printd is stopped and
-after it is back, and no Content-Security-Policy violation in the browser's console. Screenshots of the main pages
-go to tests/screenshots/; with PRINTD_UPDATE_SCREENSHOT=1 the station page's also becomes docs/dashboard.png.
+after it is back, and no Content-Security-Policy violation in the browser's console on any page. Screenshots (station,
+jobs, a job, spoiled blanks, stock, reports, charts, login; the station in Indonesian and with printd stopped) go to
+tests/screenshots/ at 1366x900; with PRINTD_UPDATE_SCREENSHOT=1 the station page's also becomes docs/dashboard.png.
 """
 
 from __future__ import annotations
