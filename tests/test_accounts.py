@@ -26,6 +26,7 @@ from printd.store import SqliteStore, Store
 from printd.store import copy as store_copy
 from printd.store.accounts import AccountChange, NewAccount
 from printd.store.postgres import PostgresStore
+from printd.store.schema import MIGRATIONS
 from tests import test_roles
 from tests.conftest import RefusedError, raw_sql
 from tests.daemon_harness import DaemonProcess, SimSpec, toml_value
@@ -125,7 +126,7 @@ def test_the_database_itself_refuses_what_an_account_cannot_be(store: Store) -> 
     assert store.account("rina").role == "operator"  # type: ignore[union-attr]
 
 
-def test_accounts_survive_a_reopen_at_schema_version_7(tmp_path: Path) -> None:
+def test_accounts_survive_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "printd.db"
     store = SqliteStore(path, station="test")
     store.add_account(NewAccount("rina", "viewer", HASH, "en"), "root")
@@ -133,7 +134,7 @@ def test_accounts_survive_a_reopen_at_schema_version_7(tmp_path: Path) -> None:
     store = SqliteStore(path, station="test")
     try:
         assert store.account("rina").language == "en"  # type: ignore[union-attr]
-        assert raw_sql(store, "PRAGMA user_version") == [(7,)]
+        assert raw_sql(store, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     finally:
         store.close()
 

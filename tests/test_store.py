@@ -85,6 +85,9 @@ def test_jobs_are_listed_by_state_and_priority(store: SqliteStore, png: bytes) -
     assert [j.ref for j in store.list_jobs(JobState.QUEUED, priority=Priority.BACKLOG)] == ["b1"]
     assert [j.ref for j in store.list_jobs(JobState.QUEUED)] == ["w1", "n1", "b1"]  # in the order they print
     assert store.list_jobs(JobState.HELD, priority=Priority.WALK_IN) == []
+    if isinstance(store, SqliteStore):  # the newest of one priority come from its index, not a scan of every job
+        plan = raw_sql(store, "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE priority = 2 ORDER BY id DESC LIMIT 5")
+        assert any("jobs_priority" in str(row) for row in plan), plan
 
 
 def test_submission_is_idempotent_on_ref(store: SqliteStore, png: bytes) -> None:

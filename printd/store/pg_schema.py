@@ -222,7 +222,12 @@ CREATE TABLE accounts (
 """
 """2 (SQLite's 7): dashboard accounts, the office's (every station's printd-web logs in with them)."""
 
-MIGRATIONS: list[str] = [_APPEND_ONLY + _ONE, _ACCOUNTS]
+_JOBS_BY_PRIORITY = """
+CREATE INDEX jobs_priority ON jobs (priority, id);
+"""
+"""3 (SQLite's 8): the dashboard lists one priority's jobs, newest first, without scanning the others."""
+
+MIGRATIONS: list[str] = [_APPEND_ONLY + _ONE, _ACCOUNTS, _JOBS_BY_PRIORITY]
 """Each step a script run in one transaction; a step is never changed once released, only followed by another."""
 
 WORK_CHANNEL = "printd_work"

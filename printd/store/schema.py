@@ -308,6 +308,8 @@ MIGRATIONS: list[Migration] = [
         changed_by TEXT NOT NULL
     );
     """,
+    # 8: one priority's jobs, newest first (the dashboard's filter), without scanning the others.
+    "CREATE INDEX IF NOT EXISTS jobs_priority ON jobs (priority, id);",
 ]
 
 
