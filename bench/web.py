@@ -199,7 +199,7 @@ def time_pages(web: WebProcess, requests: int, problems: list[str]) -> dict[str,
 
 # ------------------------------------------------------------------------------------------- live pages
 
-DONE = re.compile(r'class="job-done">([^<]*)<')
+DONE = re.compile(r'class="job-done(?: nonzero)?">([^<]*)<')
 ARTICLE = re.compile(r"<article\b.*?<h3>([^<]*)</h3>(.*?)</article>", re.S)
 
 Arrival = tuple[float, str, Any]  # (wall time, section, what it shows: the done count, or the paused printers)

@@ -277,7 +277,7 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
 
 
 def done_count(queue_fragment: str) -> int:
-    found = re.search(r'class="job-done">([\d.,]+)<', queue_fragment)
+    found = re.search(r'class="job-done(?: nonzero)?">([\d.,]+)<', queue_fragment)
     assert found, queue_fragment
     return int(re.sub(r"\D", "", found.group(1)))
 
@@ -312,6 +312,8 @@ def test_the_page_says_when_printd_is_not_answering_and_recovers(station: Statio
     try:
         with station.web.client() as http:
             wait_for(lambda: "printd is not answering" in http.get("/").text, 10, "the notice")
+            # the page's own words for what happened, not printctl's advice about PRINTD_SOCKET
+            assert "printd is not running" in http.get("/").text and "PRINTD_SOCKET" not in http.get("/").text
             response = http.get("/")
             assert response.status_code == 200 and "Not shown while printd is not answering" in response.text
             assert http.get("/jobs/resolve?job=LOKET-000").status_code == 200

@@ -19,10 +19,23 @@ MAX_REPLY_BYTES = 256 << 20
 class DaemonUnreachableError(Exception):
     """printd could not be reached, or stopped answering; the message says which socket and what to try."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, kind: str = "lost") -> None:
         super().__init__(f"cannot reach printd at {path}: {reason}")
         self.path = path
         self.reason = reason
+        self.kind = kind
+        """What happened, for a front end to say in its own words: ``no_socket``, ``refused`` (nothing listening),
+        ``permission``, ``timeout``, ``lost`` (the connection went away) or ``protocol`` (an unreadable reply)."""
+
+
+def _kind(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no_socket"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, PermissionError):
+        return "permission"
+    return "lost"
 
 
 def _reason(path: str, exc: OSError) -> str:
@@ -65,7 +78,7 @@ class ControlClient:
             sock.connect(self.path)
         except OSError as exc:
             sock.close()
-            raise DaemonUnreachableError(self.path, _reason(self.path, exc)) from None
+            raise DaemonUnreachableError(self.path, _reason(self.path, exc), _kind(exc)) from None
         self._sock = sock
 
     def call(
@@ -112,10 +125,10 @@ class ControlClient:
             return False
         except TimeoutError:
             self.close()
-            raise DaemonUnreachableError(self.path, f"no progress sending for {self.timeout} s") from None
+            raise DaemonUnreachableError(self.path, f"no progress sending for {self.timeout} s", "timeout") from None
         except OSError as exc:
             self.close()
-            raise DaemonUnreachableError(self.path, _reason(self.path, exc)) from None
+            raise DaemonUnreachableError(self.path, _reason(self.path, exc), _kind(exc)) from None
         return True
 
     def _roundtrip(self, data: bytes, rid: int) -> Response:
@@ -135,21 +148,21 @@ class ControlClient:
             raise
         except ValueError as exc:
             self.close()
-            raise DaemonUnreachableError(self.path, f"unreadable reply ({exc})") from None
+            raise DaemonUnreachableError(self.path, f"unreadable reply ({exc})", "protocol") from None
 
     def _receive(self) -> None:
         assert self._sock is not None
         try:
             chunk = self._sock.recv(64 * 1024)
         except TimeoutError:
-            raise DaemonUnreachableError(self.path, f"no reply within {self.timeout} s") from None
+            raise DaemonUnreachableError(self.path, f"no reply within {self.timeout} s", "timeout") from None
         except OSError as exc:
             raise DaemonUnreachableError(self.path, f"connection lost ({exc.strerror or exc})") from None
         if not chunk:
             raise DaemonUnreachableError(self.path, "the daemon closed the connection without answering")
         self._pending.extend(self._lines.feed(chunk))
         if self._lines.overflowed:
-            raise DaemonUnreachableError(self.path, "reply too large")
+            raise DaemonUnreachableError(self.path, "reply too large", "protocol")
 
 
 class AsyncControlClient:
@@ -182,7 +195,7 @@ class AsyncControlClient:
                 reply = await asyncio.wait_for(self._roundtrip(data, rid), self.timeout)
             except TimeoutError:
                 self._drop()
-                raise DaemonUnreachableError(self.path, f"no reply within {self.timeout} s") from None
+                raise DaemonUnreachableError(self.path, f"no reply within {self.timeout} s", "timeout") from None
             except BaseException:
                 self._drop()  # cancelled or failed mid-request: its reply must not answer the next one
                 raise
@@ -219,7 +232,7 @@ class AsyncControlClient:
             try:
                 self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=64 * 1024)
             except OSError as exc:
-                raise DaemonUnreachableError(self.path, _reason(self.path, exc)) from None
+                raise DaemonUnreachableError(self.path, _reason(self.path, exc), _kind(exc)) from None
         return self._reader, self._writer
 
     async def _roundtrip(self, data: bytes, rid: int) -> Response:
@@ -237,11 +250,11 @@ class AsyncControlClient:
                         raise DaemonUnreachableError(self.path, "the daemon closed the connection without answering")
                     self._pending.extend(self._lines.feed(chunk))
                     if self._lines.overflowed:
-                        raise DaemonUnreachableError(self.path, "reply too large")
+                        raise DaemonUnreachableError(self.path, "reply too large", "protocol")
                 reply = parse_response(self._pending.popleft())
                 if reply.id == rid or reply.id is None:
                     return reply
         except OSError as exc:
             raise DaemonUnreachableError(self.path, f"connection lost ({exc.strerror or exc})") from None
         except ValueError as exc:
-            raise DaemonUnreachableError(self.path, f"unreadable reply ({exc})") from None
+            raise DaemonUnreachableError(self.path, f"unreadable reply ({exc})", "protocol") from None

@@ -25,9 +25,10 @@ DEFAULT_TIMEOUT = 10.0
 class DaemonUnavailableError(Exception):
     """printd did not answer: not running, its socket missing or refused, or no reply within the timeout."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str = "lost") -> None:
         super().__init__(f"printd is not answering: {reason}")
         self.reason = reason
+        self.kind = kind  # as DaemonUnreachableError.kind: what the page says (display.DOWN_DETAILS)
 
 
 class DaemonLink:
@@ -58,7 +59,7 @@ class DaemonLink:
                 result = await client.call(method, params, on_behalf_of=on_behalf_of)
             except DaemonUnreachableError as exc:
                 self._down(exc.reason)
-                raise DaemonUnavailableError(exc.reason) from None
+                raise DaemonUnavailableError(exc.reason, exc.kind) from None
             except PrintdError:
                 self._up()  # a refusal is an answer
                 raise

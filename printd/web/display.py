@@ -65,7 +65,7 @@ class Snapshot:
     """One poll of printd: its replies as they came, or why it did not answer."""
 
     status: Mapping[str, Any] | None = None  # None: printd did not answer
-    down_reason: str | None = None
+    down_reason: str | None = None  # a DOWN_DETAILS key, or "not asked yet"
     down_since: float | None = None  # epoch seconds
     in_doubt: Sequence[Mapping[str, Any]] = ()  # jobs.list state=in_doubt
     forecast: Mapping[str, Any] | None = None  # stock.forecast, read less often
@@ -202,9 +202,24 @@ def sections(snapshot: Snapshot) -> dict[str, object]:
     }
 
 
+DOWN_DETAILS = {
+    "no_socket": N_("printd is not running: its socket is not there (systemctl status printd)."),
+    "refused": N_("printd is not running: nothing listens on its socket (systemctl status printd)."),
+    "permission": N_(
+        "printd-web may not use printd's socket: its user must be in the socket's group (usually printd)."
+    ),
+    "timeout": N_("printd did not answer in time: it may be overloaded or stuck (journalctl -u printd)."),
+    "lost": N_("The connection to printd was lost: it may be restarting."),
+    "protocol": N_("printd's answer could not be read: are printd and printd-web the same version?"),
+    "refused_status": N_("printd refused to show its status to the dashboard (journalctl -u printd-web)."),
+}
+"""Why printd is not answering, by ``DaemonUnavailableError.kind``: what the page says under its notice."""
+
+
 def notice(snapshot: Snapshot) -> Notice:
     if snapshot.status is None:
-        return Notice(False, snapshot.down_reason, snapshot.down_since)
+        kind = snapshot.down_reason or "lost"
+        return Notice(False, DOWN_DETAILS.get(kind), snapshot.down_since)
     storage = snapshot.status.get("storage") or {}
     if isinstance(storage, Mapping) and storage.get("available") is False:
         return Notice(

@@ -143,12 +143,14 @@ class Live:
         try:
             status = await self.link.call("status", timeout=STATUS_TIMEOUT)
             if not isinstance(status, Mapping):
-                raise DaemonUnavailableError("status is not an object")
+                raise DaemonUnavailableError("status is not an object", "protocol")
             jobs = await self._in_doubt(status)
         except (DaemonUnavailableError, PrintdError) as exc:
-            reason = exc.reason if isinstance(exc, DaemonUnavailableError) else exc.message
+            # printctl's advice (PRINTD_SOCKET, --socket) means nothing on a page: the page says what happened
+            # in its own words (display.DOWN_DETAILS), and the log keeps printd's
+            kind = exc.kind if isinstance(exc, DaemonUnavailableError) else "refused_status"
             since = self.snapshot.down_since if not self.snapshot.up and self.snapshot.down_since else time.time()
-            return display.Snapshot(down_reason=reason, down_since=since)
+            return display.Snapshot(down_reason=kind, down_since=since)
         return display.Snapshot(status=status, in_doubt=jobs, forecast=self._forecast, forecast_at=self._forecast_at)
 
     async def _in_doubt(self, status: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
