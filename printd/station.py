@@ -107,6 +107,9 @@ class PrinterWorker:
         self._retry = self.RETRY_FIRST_SECONDS
         self._reconcile_requests: list[tuple[str, Future[Reconciliation]]] = []
         self._requests_lock = threading.Lock()
+        # Held from the last look at the pause flag to the claim's commit, and by Station.pause: once a pause
+        # returns, no card is claimed on this printer until it is resumed. (Reentrant: booking a card may pause it.)
+        self.claiming = threading.RLock()
         self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
 
     def start(self) -> None:
@@ -144,7 +147,10 @@ class PrinterWorker:
             if self.store.health.fault is not None:
                 self._wait_for_storage()
                 return
-            claim = self._claim(status.counters)
+            with self.claiming:
+                if self.view.paused:  # paused since its status was read: the next step books a held card
+                    return
+                claim = self._claim(status.counters)
             if claim is None and self.store.health.fault is not None:  # storage failed meanwhile: no claim
                 self._wait_for_storage()
                 return
@@ -585,11 +591,13 @@ class Station:
             ) from None
 
     def pause(self, name: str, reason: str, actor: str = "printd") -> PrinterView:
+        """No card is claimed on the printer once this returns; the card in it, if any, finishes."""
         worker = self.worker(name)
-        if not worker.view.paused or worker.view.pause_reason != reason:
-            self.store.set_printer_paused(name, True, reason, actor)
-            worker.view.paused, worker.view.pause_reason = True, reason
-            log.warning("printer.paused", printer=name, reason=reason, actor=actor)
+        with worker.claiming:
+            if not worker.view.paused or worker.view.pause_reason != reason:
+                self.store.set_printer_paused(name, True, reason, actor)
+                worker.view.paused, worker.view.pause_reason = True, reason
+                log.warning("printer.paused", printer=name, reason=reason, actor=actor)
         return worker.view
 
     def resume(self, name: str, actor: str = "printd") -> PrinterView:

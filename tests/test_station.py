@@ -99,6 +99,46 @@ def test_prints_and_pauses_on_a_printer_condition(
     assert store.balance().issued == 1
 
 
+def test_once_a_pause_returns_no_card_is_claimed_the_claim_under_way_finishes(
+    store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    """A claim being committed when the operator pauses: pause waits for it, that card prints, none follows."""
+    entered, release = threading.Event(), threading.Event()
+    claim_next = store.claim_next
+
+    def slow_claim(printer: str, counters: Counters | None) -> Any:
+        entered.set()
+        assert release.wait(10)
+        return claim_next(printer, counters)
+
+    store.claim_next = slow_claim  # type: ignore[method-assign]
+    store.receive_stock(10, "DO", "t")
+    for ref in ("A", "B", "C"):
+        store.submit(new_job(ref, png), "t")
+    station = Station(store, [BuiltPrinter("p1", driver)])
+    station.start()
+    try:
+        assert entered.wait(10)  # the worker saw the printer not paused and is committing its claim
+        paused = threading.Thread(target=station.pause, args=("p1", "ribbon change", "rina"))
+        paused.start()
+        paused.join(0.3)
+        assert paused.is_alive()  # the pause waits for the claim under way
+        release.set()
+        paused.join(10)
+        assert not paused.is_alive()
+        # (the worker may take the lock again before the pause does, and claim B first: the rule is about after)
+        claimed = {r for r in "ABC" if store.get_job(r).state is not JobState.QUEUED}
+        assert "A" in claimed
+        station.notify_work()
+        threading.Event().wait(1.5)  # a worker that ignored the pause would have claimed another by now
+        assert {r for r in "ABC" if store.get_job(r).state is not JobState.QUEUED} == claimed
+        wait_for(lambda: all(store.get_job(r).state is JobState.DONE for r in claimed), 10, "the claimed cards")
+        assert driver.fed == len(claimed)
+    finally:
+        release.set()
+        assert station.stop(10)
+
+
 def test_a_printer_reporting_an_error_is_paused_before_claiming(
     station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
 ) -> None:
