@@ -108,6 +108,7 @@ def assert_ledger_consistent(store: Store) -> None:
     }
     assert store.balance_by_printer() == per_printer
     assert store.queue_counts() == store.queue_counts_from_jobs()
+    assert store.backlog_by_priority() == store.backlog_by_priority_from_jobs()
     assert store.quarters_consistent()
     per_station = store.balance_by_station_from_ledger()
     for balance in per_station.values():

@@ -90,6 +90,25 @@ def test_jobs_are_listed_by_state_and_priority(store: SqliteStore, png: bytes) -
         assert any("jobs_priority" in str(row) for row in plan), plan
 
 
+def test_waiting_jobs_are_counted_by_priority_as_they_move(store: SqliteStore, png: bytes) -> None:
+    store.receive_stock(10, "DO-1", "t")
+    batch = [new_job(f"w{n}", png, Priority.WALK_IN) for n in range(3)] + [new_job("b1", png, Priority.BACKLOG)]
+    store.submit_many([*batch, batch[0]], "t")  # a repeat in the batch is one job
+    store.transition("b1", JobEvent.HOLD, "t")  # held still waits
+    claim = store.claim_next("p1", C(0))
+    assert claim is not None and claim.job.ref == "w0"
+    expected = {"walk_in": 2, "normal": 0, "backlog": 1}
+    assert store.backlog_by_priority() == store.backlog_by_priority_from_jobs() == expected
+    assert store.overview().waiting == expected
+    store.settle_attempt(claim.attempt, printed())
+    store.transition("b1", JobEvent.CANCEL, "t")
+    assert (
+        store.backlog_by_priority()
+        == store.backlog_by_priority_from_jobs()
+        == {"walk_in": 2, "normal": 0, "backlog": 0}
+    )
+
+
 def test_submission_is_idempotent_on_ref(store: SqliteStore, png: bytes) -> None:
     first = store.submit(new_job("R1", png), "t")
     again = store.submit(new_job("R1", png), "t")

@@ -209,13 +209,15 @@ class Dispatcher:
                 "stock": self._stock(overview),
                 "alerts": self.station.alerts(overview) + reconcile.alerts(self.store, self.station.views()),
                 "stations": self._stations(overview.stations),
+                "queue_by_priority": overview.waiting,
             }
         except StorageUnavailableError:
-            stored = {"queue": None, "stock": None, "alerts": [], "stations": None}
+            stored = {"queue": None, "stock": None, "alerts": [], "stations": None, "queue_by_priority": None}
         return {
             "station": self.station_name,
             "printers": [self._printer(view) for view in self.station.views()],
             "queue": stored["queue"],
+            "queue_by_priority": stored["queue_by_priority"],  # waiting (queued or held) by priority
             "stock": stored["stock"],
             "alerts": stored["alerts"],
             "storage": self.store.health.as_dict(),  # after the reads: a fault they met is in it

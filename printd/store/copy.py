@@ -73,7 +73,7 @@ HISTORY = (
 """Copied row for row with their ids and keys, in an order in which every reference finds its row already there."""
 
 TOTALS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "queue_counts": (("station", "state"), ("count",)),
+    "queue_counts": (("station", "state", "priority"), ("count",)),
     "stock_totals": (("station", "place"), ("count",)),
     "printer_totals": (("printer", "place"), ("count",)),
     "ledger_quarters": (
@@ -241,6 +241,8 @@ class Figures:
             _put(found.recounted, f"printer {printer!r}", {place: getattr(balance, place) for place in PRINTER_PLACES})
         _put(found.kept, "queue", store.queue_counts())
         _put(found.recounted, "queue", store.queue_counts_from_jobs())
+        _put(found.kept, "waiting", store.backlog_by_priority())
+        _put(found.recounted, "waiting", store.backlog_by_priority_from_jobs())
         return found
 
     def plus(self, other: Figures) -> Figures:

@@ -14,6 +14,7 @@ and say what a failure of their storage looks like.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -155,9 +156,9 @@ class SqlStore:
             for start in range(0, len(jobs), SUBMIT_CHUNK):
                 chunk = jobs[start : start + SUBMIT_CHUNK]
                 results += self._submit_chunk(db, chunk, known, submitted, actor, now)
-            inserted = sum(1 for r in results if isinstance(r, SubmitResult) and not r.duplicate)
-            if inserted:
-                self._count(db, JobState.QUEUED, inserted)
+            inserted = Counter(r.job.priority for r in results if isinstance(r, SubmitResult) and not r.duplicate)
+            for priority, count in sorted(inserted.items()):
+                self._count(db, JobState.QUEUED, priority, count)
         return results
 
     def _submit_chunk(
@@ -655,7 +656,8 @@ class SqlStore:
             queue.update(db.execute("SELECT state, sum(count) FROM queue_counts GROUP BY state").fetchall())
             views = stations.views(db)
             custody = {view.name: Balance() for view in views} | _custody(db)
-            return Overview(queue, dict(sorted(custody.items())), _printer_totals(db), views)
+            waiting = _waiting(db, _WAITING_KEPT)
+            return Overview(queue, dict(sorted(custody.items())), _printer_totals(db), views, waiting)
 
     def balance_from_ledger(self) -> Balance:
         """The balance folded from every ledger event: the truth the cached totals must equal. (Events of one
@@ -785,14 +787,14 @@ class SqlStore:
             return ledger_reads.kept_quarters(db) == ledger_reads.quarters_from_ledger(db)
 
     def backlog_by_priority(self) -> dict[str, int]:
-        """Jobs waiting to be printed (queued or held), by priority label."""
+        """Jobs waiting to be printed (queued or held), by priority label, from the kept counts."""
         with self._read() as db:
-            rows = db.execute(
-                "SELECT priority, count(*) FROM jobs WHERE state IN ('queued', 'held') GROUP BY priority"
-            ).fetchall()
-        counts = {p.label: 0 for p in Priority}
-        counts.update({Priority(p).label: int(n) for p, n in rows})
-        return counts
+            return _waiting(db, _WAITING_KEPT)
+
+    def backlog_by_priority_from_jobs(self) -> dict[str, int]:
+        """The same by a scan of the jobs: the truth the kept counts must equal (for tests and audits)."""
+        with self._read() as db:
+            return _waiting(db, _WAITING_COUNTED)
 
     # ---- berita acara: spoiled blanks leaving the office (see printd/store/handovers.py) ----------------
 
@@ -1016,17 +1018,17 @@ class SqlStore:
             self._require_content(db, job.id)
         # Kept counts are hot rows every station writes: always in one order, so two transactions never deadlock.
         for state, change in sorted(((job.state, -1), (target, 1)), key=lambda moved: moved[0].value):
-            self._count(db, state, change)
+            self._count(db, state, job.priority, change)
         self._log_event(db, job.id, event.value, job.state, target, actor, printer, detail, now)
         return replace(job, state=target, printer=printer or job.printer, updated_at=now)
 
-    def _count(self, db: Db, state: JobState, change: int) -> None:
-        """Move the kept count of jobs in ``state``, in this station's row: stations changing jobs at once never
-        wait for one another's row, and only the sum over stations means anything."""
+    def _count(self, db: Db, state: JobState, priority: Priority, change: int) -> None:
+        """Move the kept count of jobs in ``state`` of ``priority``, in this station's row: stations changing jobs
+        at once never wait for one another's row, and only the sum over stations means anything."""
         db.execute(
-            "INSERT INTO queue_counts (station, state, count) VALUES (?, ?, ?)"
-            " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
-            (self.station, state.value, change),
+            "INSERT INTO queue_counts (station, state, priority, count) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (station, state, priority) DO UPDATE SET count = queue_counts.count + excluded.count",
+            (self.station, state.value, int(priority), change),
         )
 
     def _require_content(self, db: Db, job_id: int) -> None:
@@ -1172,3 +1174,14 @@ class SqlStore:
                 "SELECT count(*) FROM attempts WHERE outcome IS NULL AND station = ?", (station or self.station,)
             ).fetchone()[0]
         )
+
+
+_WAITING_KEPT = "SELECT priority, sum(count) FROM queue_counts WHERE state IN ('queued', 'held') GROUP BY priority"
+_WAITING_COUNTED = "SELECT priority, count(*) FROM jobs WHERE state IN ('queued', 'held') GROUP BY priority"
+
+
+def _waiting(db: Db, sql: str) -> dict[str, int]:
+    """Jobs waiting (queued or held) by priority label, every priority present."""
+    counts = {p.label: 0 for p in Priority}
+    counts.update({Priority(int(p)).label: int(n) for p, n in db.execute(sql).fetchall()})
+    return counts

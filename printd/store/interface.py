@@ -78,6 +78,10 @@ class Store(Protocol):
         """Jobs waiting to be printed (queued or held), by priority label."""
         ...
 
+    def backlog_by_priority_from_jobs(self) -> dict[str, int]:
+        """The same counted from the jobs themselves (tests and audits)."""
+        ...
+
     # ---- printing: the write-ahead rule ----------------------------------------------------------
     def claim_next(self, printer: str, counters: Counters | None) -> Claim | None:
         """Take the next job and commit its attempt, with the printer's counters, before any feed."""

@@ -16,6 +16,8 @@ class Overview:
     """Per station that ever held a blank or ran on the store (an empty custody for one that never held any)."""
     printers: dict[str, dict[str, int]]
     stations: list[StationView]
+    waiting: dict[str, int]
+    """Jobs waiting to be printed (queued or held) by priority label."""
 
     @property
     def balance(self) -> Balance:

@@ -227,7 +227,21 @@ CREATE INDEX jobs_priority ON jobs (priority, id);
 """
 """3 (SQLite's 8): the dashboard lists one priority's jobs, newest first, without scanning the others."""
 
-MIGRATIONS: list[str] = [_APPEND_ONLY + _ONE, _ACCOUNTS, _JOBS_BY_PRIORITY]
+_COUNTS_BY_PRIORITY = """
+DROP TABLE queue_counts;
+CREATE TABLE queue_counts (
+    station TEXT NOT NULL,
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (station, state, priority)
+);
+INSERT INTO queue_counts SELECT '', state, priority, count(*) FROM jobs GROUP BY state, priority;
+"""
+"""4 (SQLite's 9): the kept job counts by priority too. The jobs there were counted at the upgrade go under no
+station (''): only the sums over stations mean anything."""
+
+MIGRATIONS: list[str] = [_APPEND_ONLY + _ONE, _ACCOUNTS, _JOBS_BY_PRIORITY, _COUNTS_BY_PRIORITY]
 """Each step a script run in one transaction; a step is never changed once released, only followed by another."""
 
 WORK_CHANNEL = "printd_work"

@@ -120,6 +120,21 @@ CREATE TRIGGER IF NOT EXISTS handover_items_no_delete BEFORE DELETE ON handover_
 """
 
 
+def _counts_by_priority(conn: sqlite3.Connection, station: str) -> None:
+    """The kept job counts by priority too: the station page shows walk-ins waiting without counting the queue."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(queue_counts)")}
+    if "priority" in columns:
+        return
+    conn.execute("DROP TABLE queue_counts")
+    conn.execute(
+        "CREATE TABLE queue_counts (station TEXT NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL,"
+        " count INTEGER NOT NULL, PRIMARY KEY (station, state, priority)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "INSERT INTO queue_counts SELECT ?, state, priority, count(*) FROM jobs GROUP BY state, priority", (station,)
+    )
+
+
 def _kept_per_station(conn: sqlite3.Connection, station: str) -> None:
     """Queue counts and quarter-hour sums kept per station (the station that made each change), rebuilt from the
     jobs and the ledger themselves."""
@@ -310,6 +325,7 @@ MIGRATIONS: list[Migration] = [
     """,
     # 8: one priority's jobs, newest first (the dashboard's filter), without scanning the others.
     "CREATE INDEX IF NOT EXISTS jobs_priority ON jobs (priority, id);",
+    _counts_by_priority,  # 9: job counts kept by priority too
 ]
 
 
