@@ -111,9 +111,9 @@ def bulk_queue(
                 (now, *span),
             )
             conn.execute(
-                "INSERT INTO queue_counts (station, state, count) VALUES (?, 'queued', ?)"
-                " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
-                (station, last - first + 1),
+                "INSERT INTO queue_counts (station, state, priority, count) VALUES (?, 'queued', ?, ?)"
+                " ON CONFLICT (station, state, priority) DO UPDATE SET count = queue_counts.count + excluded.count",
+                (station, int(priority), last - first + 1),
             )
             conn.execute("COMMIT")
     finally:
@@ -147,9 +147,9 @@ def _bulk_queue_postgres(
                     (now,),
                 )
                 conn.execute(
-                    "INSERT INTO queue_counts (station, state, count) VALUES (%s, 'queued', %s)"
-                    " ON CONFLICT (station, state) DO UPDATE SET count = queue_counts.count + excluded.count",
-                    (station, last - first + 1),
+                    "INSERT INTO queue_counts (station, state, priority, count) VALUES (%s, 'queued', %s, %s)"
+                    " ON CONFLICT (station, state, priority) DO UPDATE SET count = queue_counts.count + excluded.count",
+                    (station, int(priority), last - first + 1),
                 )
         for table in ("jobs", "job_content", "job_events", "queue_counts"):
             conn.execute(f"VACUUM ANALYZE {table}")
