@@ -15,7 +15,7 @@ import pytest
 
 from printd.errors import PrintdError
 from printd.jobs import Priority
-from printd.store import SqliteStore, Store, SubmitResult
+from printd.store import SqliteStore, Store, SubmitResult, core
 from printd.store.core import SUBMIT_CHUNK
 from printd.store.health import StorageUnavailableError
 from printd.store.size_cap import ENVIRONMENT as SIZE_CAP_ENVIRONMENT
@@ -146,6 +146,20 @@ def test_submit_many_across_chunks_on_each_engine(store: Store, png: bytes) -> N
     history = store.job_history(fresh[0].job.id)
     assert [(h["event"], h["from"], h["to"], h["actor"]) for h in history] == [("submit", None, "queued", "t")]
     assert store.job_content(fresh[-1].job.id) is not None
+
+
+def test_submit_many_in_chunks_bounded_by_content_size(
+    store: Store, png: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core, "SUBMIT_CHUNK_BYTES", 3 * len(png))  # three jobs' content a statement
+    jobs = [new_job(f"S{n}", png, holder="BENCHMARK HOLDER") for n in range(10)] + [new_job("S1", png)]
+    results = store.submit_many(jobs, "t")
+    assert all(isinstance(r, SubmitResult) for r in results[:10])
+    ids = [r.job.id for r in results[:10] if isinstance(r, SubmitResult) and not r.duplicate]
+    assert len(ids) == 10 and ids == sorted(ids)
+    assert isinstance(results[10], PrintdError) and results[10].code == "job.ref_conflict"  # no holder: other content
+    content = store.job_content(ids[9])
+    assert content is not None and content.front == png and content.holder == "BENCHMARK HOLDER"
 
 
 def test_a_batch_the_store_cannot_hold_leaves_nothing(

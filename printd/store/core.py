@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
@@ -61,7 +61,9 @@ INTERRUPTED = "printd stopped"
 """How the detail of every start-up settlement begins (an audit finds them by it)."""
 SUBMIT_CHUNK = 500
 """Jobs a submission writes with one statement a table (well within SQLite's 32,766 and PostgreSQL's 65,535
-parameters a statement)."""
+parameters a statement)..."""
+SUBMIT_CHUNK_BYTES = 16 << 20
+"""...and no more card content than this in one statement."""
 UNCONFIRMED_CLAIM = "the claim's commit was not confirmed (the database connection was lost); no blank was fed"
 
 
@@ -102,6 +104,22 @@ def _named_card(job: JobRecord, job_cards: list[Card], card: int | str) -> Card:
     raise PrintdError(
         "job.card_not_found", f"job {job.id} has no card with {what}; 'printctl job --id {job.id}' lists its cards"
     )
+
+
+def _chunks(jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:
+    """``jobs`` a chunk at a time: at most ``SUBMIT_CHUNK`` jobs and about ``SUBMIT_CHUNK_BYTES`` of content."""
+    start, size = 0, 0
+    for end, job in enumerate(jobs):
+        if end > start and (end - start == SUBMIT_CHUNK or size + job.content.size > SUBMIT_CHUNK_BYTES):
+            yield jobs[start:end]
+            start, size = end, 0
+        size += job.content.size
+    if start < len(jobs):
+        yield jobs[start:]
+
+
+def _flat(rows: Iterable[Sequence[Any]]) -> list[Any]:
+    return [value for row in rows for value in row]
 
 
 class SqlStore:
@@ -153,8 +171,7 @@ class SqlStore:
         with self._write() as db:
             known = {name for (name,) in db.execute("SELECT name FROM stations").fetchall()} | {self.station}
             submitted: dict[str, tuple[str, JobRecord]] = {}  # by ref: the digest and job of each ref met so far
-            for start in range(0, len(jobs), SUBMIT_CHUNK):
-                chunk = jobs[start : start + SUBMIT_CHUNK]
+            for chunk in _chunks(jobs):
                 results += self._submit_chunk(db, chunk, known, submitted, actor, now)
             inserted = Counter(r.job.priority for r in results if isinstance(r, SubmitResult) and not r.duplicate)
             for priority, count in sorted(inserted.items()):
@@ -215,14 +232,15 @@ class SqlStore:
             params,
         )
         ids = {ref: int(job_id) for job_id, ref in cur.fetchall()}
-        db.executemany(
-            "INSERT INTO job_content (job_id, front, back, chip, holder) VALUES (?, ?, ?, ?, ?)",
-            [(ids[j.ref], j.content.front, j.content.back, j.content.chip, j.content.holder) for j in jobs],
-        )
-        db.executemany(
-            "INSERT INTO job_events (job_id, at, event, from_state, to_state, actor, printer, detail)"
-            " VALUES (?, ?, 'submit', NULL, ?, ?, NULL, '')",
-            [(ids[j.ref], now, JobState.QUEUED.value, actor) for j in jobs],
+        # Whole statements rather than executemany: the driver sends each as one message and waits for it without
+        # the interpreter lock, where a row at a time (even pipelined) keeps this thread busy in Python throughout.
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(jobs))
+        c = [(ids[j.ref], j.content.front, j.content.back, j.content.chip, j.content.holder) for j in jobs]
+        db.execute(f"INSERT INTO job_content (job_id, front, back, chip, holder) VALUES {values}", _flat(c))
+        values = ", ".join(["(?, ?, 'submit', NULL, 'queued', ?, NULL, '')"] * len(jobs))
+        db.execute(
+            f"INSERT INTO job_events (job_id, at, event, from_state, to_state, actor, printer, detail) VALUES {values}",
+            _flat((ids[j.ref], now, actor) for j in jobs),
         )
         return ids
 

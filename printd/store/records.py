@@ -22,6 +22,11 @@ class JobContent:
     chip: bytes | None = None
     holder: str | None = None
 
+    @property
+    def size(self) -> int:
+        """Bytes of content held."""
+        return len(self.front) + len(self.back or b"") + len(self.chip or b"") + len((self.holder or "").encode())
+
     def digest(self) -> str:
         """A fingerprint of the content, so a re-submitted ``ref`` can be told apart from a conflicting one."""
         h = hashlib.sha256()
