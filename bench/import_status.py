@@ -14,6 +14,9 @@ What is measured, and how:
 - Meanwhile a separate process asks ``status`` on a connection of its own every ``--interval-ms`` (the next call
   at once when one took longer) and records each call's wall time. The figures "during" count the calls that
   began between the import's start and its end; "idle" is the same poller for a while before any import.
+- Each run records the machine's load average as it began: other work on the CPUs shows in every latency here,
+  so compare runs made under like load. The medians are over the runs; "pooled" figures are over every status
+  call of every run together.
 - Import wall time: for ``printctl``, from starting it to its exit (its start-up included: that is what staff wait
   for); for ``api``, from its first request to its last reply. jobs/s is jobs / that time.
 - Checked after every run: each import accepted every job once (none a duplicate, none rejected), status counts
@@ -337,11 +340,11 @@ def run_summary(r: RunResult) -> dict[str, object]:
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    def mid(get: Callable[[dict[str, Any]], float]) -> float:
-        return round(median([get(run) for run in runs]), 3)
-
+    """Each figure's median over the runs."""
     summary: dict[str, Any] = {
-        "status_idle_ms": {q: mid(lambda r, q=q: r["status_idle_ms"][q]) for q in ("p50", "p99", "max")},
+        "status_idle_ms": {
+            q: round(median([run["status_idle_ms"][q] for run in runs]), 3) for q in ("p50", "p99", "max")
+        },
     }
     for way in WAYS:
         found = [run for run in runs if way in run["ways"]]
@@ -359,41 +362,24 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def table_rows(runs: list[dict[str, Any]], summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
-    rows = []
+    """(metric, median, one cell a run) for the table."""
+    rows = [("machine load as the run began", "", [f"{run['load']:.1f}" for run in runs])]
     for q in ("p50", "p99", "max"):
-        rows.append(
-            (
-                f"status {q} idle (ms)",
-                f"{summary['status_idle_ms'][q]:.1f}",
-                [f"{run['status_idle_ms'][q]:.1f}" for run in runs],
-            )
-        )
+        cells = [f"{run['status_idle_ms'][q]:.1f}" for run in runs]
+        rows.append((f"status {q} idle (ms)", f"{summary['status_idle_ms'][q]:.1f}", cells))
     for way in WAYS:
         if way not in summary:
             continue
         label = "printctl submit --batch" if way == "printctl" else f"jobs.submit_batch of {MAX_BATCH:,}"
         for q in ("p50", "p99", "max"):
-            rows.append(
-                (
-                    f"{label}: status {q} (ms)",
-                    f"{summary[way]['status_during_ms'][q]:.1f}",
-                    [f"{run['ways'][way]['status_during_ms'][q]:.1f}" for run in runs],
-                )
-            )
-        rows.append(
-            (
-                f"{label}: import (s)",
-                f"{summary[way]['seconds']:.2f}",
-                [f"{run['ways'][way]['seconds']:.2f}" for run in runs],
-            )
-        )
-        rows.append(
-            (
-                f"{label}: jobs/s",
-                f"{summary[way]['jobs_per_second']:,.0f}",
-                [f"{run['ways'][way]['jobs_per_second']:,.0f}" for run in runs],
-            )
-        )
+            cells = [f"{run['ways'][way]['status_during_ms'][q]:.1f}" for run in runs]
+            rows.append((f"{label}: status {q} (ms)", f"{summary[way]['status_during_ms'][q]:.1f}", cells))
+        pooled = summary["pooled"][way]
+        rows.append((f"{label}: status p99 pooled (ms)", f"{pooled['p99']:.1f}", [""] * len(runs)))
+        cells = [f"{run['ways'][way]['seconds']:.2f}" for run in runs]
+        rows.append((f"{label}: import (s)", f"{summary[way]['seconds']:.2f}", cells))
+        cells = [f"{run['ways'][way]['jobs_per_second']:,.0f}" for run in runs]
+        rows.append((f"{label}: jobs/s", f"{summary[way]['jobs_per_second']:,.0f}", cells))
     return rows
 
 
@@ -441,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         say("[yellow]warning: the database is on a RAM file system, so fsync costs nothing; use --dir on a disk[/]")
 
     engines: dict[str, list[RunResult]] = {"sqlite": []}
-    with contextmanager_postgres(args.postgres) as cluster:
+    with postgres_cluster(args.postgres) as cluster:
         if cluster is not None:
             engines["postgresql"] = []
         for n in range(args.runs):
@@ -454,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{way} {w.seconds:.2f} s, status p99 {percentile(w.during_ms, 99):.1f} ms"
                     for way, w in result.ways.items()
                 )
+                if result.load > (os.cpu_count() or 1):
+                    say(f"[yellow]  the machine was busy with other work (load {result.load:.1f}): figures inflated[/]")
                 say(
                     f"  {engine} run {n + 1} (load {result.load:.1f}): {figures}"
                     + (f" [red]PROBLEMS: {'; '.join(result.problems)}[/]" if result.problems else "")
@@ -464,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     for engine, results in engines.items():
         runs = [run_summary(r) for r in results]
         summary = medians(runs)
+        summary["pooled"] = {
+            way: latency([ms for r in results if way in r.ways for ms in r.ways[way].during_ms]) for way in WAYS
+        }
         per_engine[engine] = {"median": summary, "per_run": runs}
         problems += [f"{engine} run {n + 1}: {p}" for n, r in enumerate(results) for p in r.problems]
         if not args.json:
@@ -509,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextmanager
-def contextmanager_postgres(wanted: bool) -> Iterator[Any]:
+def postgres_cluster(wanted: bool) -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster (tests/postgres.py) if ``wanted``, else None."""
     if not wanted:
         yield None
         return
