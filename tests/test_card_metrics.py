@@ -83,43 +83,46 @@ def test_seeding_counts_this_stations_cards_only() -> None:
 
 def test_status_and_metrics_follow_the_cards_and_today_survives_a_restart(tmp_path: Path) -> None:
     daemon = DaemonProcess(tmp_path, [SimSpec("p1", spoil_rate=0.1, seed=5)])
-    face = tmp_path / "face.png"
-    face.write_bytes(card_png("METRICS"))
-    daemon.start()
-    client = daemon.client()
-    client.call("stock.receive", {"count": 100, "ref": "DO-METRICS"})
-    client.call("jobs.submit_batch", {"jobs": [{"ref": f"m-{n}", "front": str(face)} for n in range(30)]})
+    try:
+        face = tmp_path / "face.png"
+        face.write_bytes(card_png("METRICS"))
+        daemon.start()
+        client = daemon.client()
+        client.call("stock.receive", {"count": 100, "ref": "DO-METRICS"})
+        client.call("jobs.submit_batch", {"jobs": [{"ref": f"m-{n}", "front": str(face)} for n in range(30)]})
 
-    def printer() -> dict:  # type: ignore[type-arg]
-        status = client.call("status", {})
-        assert isinstance(status, dict)
-        return status["printers"][0]  # type: ignore[no-any-return]
+        def printer() -> dict:  # type: ignore[type-arg]
+            status = client.call("status", {})
+            assert isinstance(status, dict)
+            return status["printers"][0]  # type: ignore[no-any-return]
 
-    wait_for(lambda: printer()["cards_today"]["issued"] == 30, 60, "30 cards issued")
-    metrics = client.call("station.metrics", {})
-    assert isinstance(metrics, dict)
-    p1 = metrics["printers"]["p1"]
-    today = printer()["cards_today"]
-    assert printer()["current_ref"] is None and printer()["card_started_at"] is None
-    store = daemon.open_store()
-    balance = store.balance()
-    assert today == {"issued": balance.issued, "spoiled": balance.spoiled, "in_doubt": 0}
-    outcomes = {(o["outcome"], o["category"]): o["count"] for o in p1["outcomes"]}
-    assert outcomes[("printed", None)] == 30
-    assert sum(n for (outcome, _), n in outcomes.items() if outcome == "spoiled") == balance.spoiled
-    assert p1["cycle_seconds"]["count"] == 30 + balance.spoiled  # every card fed had its time measured
-    client.close()
-    assert daemon.stop() == 0
-    truth, _ = daemon.physical_truth("p1")
-    assert truth.in_hopper == today["issued"] and truth.in_reject_box == today["spoiled"] and truth.balanced
-    assert_ledger_consistent(store)
-    store.close()
+        wait_for(lambda: printer()["cards_today"]["issued"] == 30, 60, "30 cards issued")
+        metrics = client.call("station.metrics", {})
+        assert isinstance(metrics, dict)
+        p1 = metrics["printers"]["p1"]
+        today = printer()["cards_today"]
+        assert printer()["current_ref"] is None and printer()["card_started_at"] is None
+        store = daemon.open_store()
+        balance = store.balance()
+        assert today == {"issued": balance.issued, "spoiled": balance.spoiled, "in_doubt": 0}
+        outcomes = {(o["outcome"], o["category"]): o["count"] for o in p1["outcomes"]}
+        assert outcomes[("printed", None)] == 30
+        assert sum(n for (outcome, _), n in outcomes.items() if outcome == "spoiled") == balance.spoiled
+        assert p1["cycle_seconds"]["count"] == 30 + balance.spoiled  # every card fed had its time measured
+        client.close()
+        assert daemon.stop() == 0
+        truth, _ = daemon.physical_truth("p1")
+        assert truth.in_hopper == today["issued"] and truth.in_reject_box == today["spoiled"] and truth.balanced
+        assert_ledger_consistent(store)
+        store.close()
 
-    daemon.start()  # the ledger gives today's cards back; the running counts begin again
-    client = daemon.client()
-    assert printer()["cards_today"] == today
-    metrics = client.call("station.metrics", {})
-    assert isinstance(metrics, dict)
-    assert metrics["printers"]["p1"]["outcomes"] == [] and metrics["printers"]["p1"]["cycle_seconds"]["count"] == 0
-    client.close()
-    assert daemon.stop() == 0
+        daemon.start()  # the ledger gives today's cards back; the running counts begin again
+        client = daemon.client()
+        assert printer()["cards_today"] == today
+        metrics = client.call("station.metrics", {})
+        assert isinstance(metrics, dict)
+        assert metrics["printers"]["p1"]["outcomes"] == [] and metrics["printers"]["p1"]["cycle_seconds"]["count"] == 0
+        client.close()
+        assert daemon.stop() == 0
+    finally:  # a failed assertion must not leave the daemon running
+        daemon.kill()
