@@ -1,4 +1,5 @@
-"""Job intake: validating a job object (from the socket, a batch or the spool) into a NewJob.
+"""Job intake: validating a job object (from the socket, a batch or the spool) into a NewJob, and a big batch's jobs
+in a helper process.
 
 A job file is JSON: ``ref``, ``priority``, ``front`` and optional ``back`` (a path or a ``data:`` URI of a PNG
 or JPEG image), optional ``holder`` (display name), optional ``chip`` (the chip payload, text) and optional
@@ -12,7 +13,14 @@ import base64
 import binascii
 import errno
 import io
+import multiprocessing
 import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -22,9 +30,12 @@ from PIL import Image, UnidentifiedImageError
 from printd.errors import PrintdError
 from printd.file_access import NotRegularFileError, Reader, ReadForbiddenError, open_regular
 from printd.jobs import Priority
+from printd.logging import get_logger
 from printd.png_check import check_png
 from printd.store.records import JobContent, NewJob
 from printd.validation import explain
+
+log = get_logger("printd.intake")
 
 MAX_IMAGE_BYTES = 8 << 20
 MAX_IMAGE_PIXELS = 4096 * 4096
@@ -64,6 +75,107 @@ def parse_job(obj: object, *, base_dir: Path | None = None, reader: Reader | Non
     back = load_image(job.back, "back", job.ref, base_dir, reader) if job.back else None
     content = JobContent(front=front, back=back, chip=job.chip.encode() if job.chip else None, holder=job.holder)
     return NewJob(ref=job.ref, priority=priority, content=content, station=job.station)
+
+
+OFFLOAD_MIN_JOBS = 64
+"""A batch of at least this many jobs is validated in the helper process."""
+SLICE_JOBS = 50
+"""Jobs the helper validates and sends back at a time."""
+HELPER_IDLE_SECONDS = 60.0
+"""The helper process stops after this long without a batch (the next big batch starts it again)."""
+
+
+def parse_batch(objs: Sequence[object], *, reader: Reader | None = None) -> list[NewJob | PrintdError]:
+    """Validate each job of a batch, index for index: its NewJob, or the error that refuses it (the others stand).
+
+    Validating thousands of jobs is seconds of Python work (reading and checking every image). In one of the
+    daemon's threads it would hold the interpreter lock nearly all that time, and every other request hands the
+    lock over several times (a status reply on PostgreSQL a dozen: one per query): status would take several
+    times as long for the whole import. So a batch of ``OFFLOAD_MIN_JOBS`` or more is validated in a helper
+    process, ``SLICE_JOBS`` at a time, by the same ``parse_job`` with the same reader; this thread only waits. If
+    the helper cannot run, the batch is validated here, as a smaller one is.
+    """
+    if len(objs) >= OFFLOAD_MIN_JOBS:
+        try:
+            with _helper.executor() as executor:
+                slices = [list(objs[i : i + SLICE_JOBS]) for i in range(0, len(objs), SLICE_JOBS)]
+                futures = [executor.submit(_validate, part, reader) for part in slices]
+                return [item.error() if isinstance(item, _Refusal) else item for f in futures for item in f.result()]
+        except (BrokenProcessPool, OSError) as exc:
+            _helper.discard()
+            log.warning("intake.helper_failed", error=type(exc).__name__, detail="the batch is validated in printd")
+    return [item.error() if isinstance(item, _Refusal) else item for item in _validate(list(objs), reader)]
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A ``PrintdError`` on its way out of the helper process (the exception itself does not pickle)."""
+
+    code: str
+    message: str
+    details: dict[str, object]
+
+    def error(self) -> PrintdError:
+        return PrintdError(self.code, self.message, self.details)
+
+
+def _validate(objs: list[object], reader: Reader | None) -> list[NewJob | _Refusal]:
+    found: list[NewJob | _Refusal] = []
+    for obj in objs:
+        try:
+            found.append(parse_job(obj, reader=reader))
+        except PrintdError as exc:
+            found.append(_Refusal(exc.code, exc.message, exc.details))
+    return found
+
+
+class _Helper:
+    """The helper process: started on first use, stopped when unused for ``HELPER_IDLE_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._users = 0
+        self._idle: threading.Timer | None = None
+
+    @contextmanager
+    def executor(self) -> Iterator[ProcessPoolExecutor]:
+        with self._lock:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            if self._executor is None:  # a fresh interpreter: forking the daemon would copy its threads' locks
+                context = multiprocessing.get_context("spawn")
+                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            executor = self._executor
+            self._users += 1
+        try:
+            yield executor
+        finally:
+            with self._lock:
+                self._users -= 1
+                if not self._users and self._executor is executor:
+                    self._idle = threading.Timer(HELPER_IDLE_SECONDS, self._stop_if_idle)
+                    self._idle.daemon = True
+                    self._idle.start()
+
+    def _stop_if_idle(self) -> None:
+        with self._lock:
+            executor = self._executor if not self._users else None
+            if executor is not None:
+                self._executor = None
+        if executor is not None:
+            executor.shutdown()
+
+    def discard(self) -> None:
+        """Forget a helper that failed: the next big batch starts a new one."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+_helper = _Helper()
 
 
 def load_image(source: str, field: str, ref: str, base_dir: Path | None, reader: Reader | None = None) -> bytes:

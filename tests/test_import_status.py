@@ -5,22 +5,29 @@ a short run of bench/import_status.py."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import structlog
 
+from printd import intake
 from printd.errors import PrintdError
+from printd.file_access import Reader
+from printd.intake import parse_job
 from printd.jobs import Priority
-from printd.store import SqliteStore, Store, SubmitResult, core
+from printd.store import NewJob, SqliteStore, Store, SubmitResult, core
 from printd.store.core import SUBMIT_CHUNK
 from printd.store.health import StorageUnavailableError
 from printd.store.size_cap import ENVIRONMENT as SIZE_CAP_ENVIRONMENT
 from tests.conftest import assert_ledger_consistent, card_png, new_job
-from tests.daemon_harness import ROOT, DaemonProcess, Printctl, SimSpec
+from tests.daemon_harness import ROOT, DaemonProcess, Printctl, SimSpec, wait_for
 
 PRIORITIES = ("backlog", "normal", "walk_in")
 
@@ -181,6 +188,76 @@ def test_a_batch_the_store_cannot_hold_leaves_nothing(
         assert_ledger_consistent(store)
     finally:
         store.close()
+
+
+@pytest.fixture
+def faces() -> Iterator[Path]:
+    """A directory others may search (pytest's own are private), for a reader who is not the files' owner."""
+    top = Path(tempfile.mkdtemp(prefix="printd-batch-"))
+    top.chmod(0o755)
+    yield top
+    shutil.rmtree(top)
+
+
+def batch_objects(faces: Path, count: int) -> list[object]:
+    """``count`` jobs, a few of them refused for different reasons (one an image its reader may not read)."""
+    face, secret = faces / "face.png", faces / "secret.png"
+    face.write_bytes(card_png("FACE", size=(254, 162)))
+    face.chmod(0o644)
+    secret.write_bytes(card_png("SECRET", size=(254, 162)))
+    secret.chmod(0o600)  # the reader below is not its owner
+    objs: list[object] = [{"ref": f"P-{n}", "front": str(face), "chip": f"C{n}"} for n in range(count)]
+    objs[1] = {"ref": "P-missing", "front": str(faces / "missing.png")}
+    objs[2] = {"ref": "P-priority", "front": str(face), "priority": "soon"}
+    objs[3] = ["not", "a", "job"]
+    objs[-1] = {"ref": "P-secret", "front": str(secret)}
+    return objs
+
+
+READER = Reader(uid=4_000_003, gids=frozenset({4_000_003}))
+
+
+def expected(objs: list[object]) -> list[tuple[str, object]]:
+    """What ``parse_job`` makes of each job here, in this thread: ("job", NewJob) or ("error", code and message)."""
+    found: list[tuple[str, object]] = []
+    for obj in objs:
+        try:
+            found.append(("job", parse_job(obj, reader=READER)))
+        except PrintdError as exc:
+            found.append(("error", (exc.code, exc.message)))
+    return found
+
+
+def outcome(parsed: list[NewJob | PrintdError]) -> list[tuple[str, object]]:
+    return [("error", (p.code, p.message)) if isinstance(p, PrintdError) else ("job", p) for p in parsed]
+
+
+def test_a_big_batch_validated_by_the_helper_process_is_validated_as_one_job_at_a_time(faces: Path) -> None:
+    objs = batch_objects(faces, intake.OFFLOAD_MIN_JOBS + intake.SLICE_JOBS + 7)
+    parsed = intake.parse_batch(objs, reader=READER)
+    assert outcome(parsed) == expected(objs)
+    codes = [p.code for p in parsed if isinstance(p, PrintdError)]
+    assert codes == ["job.image_missing", "job.invalid", "job.invalid", "job.image_forbidden"]
+    assert intake._helper._executor is not None  # the batch went to the helper, which stays for the next one
+
+
+def test_the_helper_stops_when_idle_and_starts_again(faces: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(intake, "HELPER_IDLE_SECONDS", 0.2)
+    objs = batch_objects(faces, intake.OFFLOAD_MIN_JOBS)
+    assert outcome(intake.parse_batch(objs, reader=READER)) == expected(objs)
+    wait_for(lambda: intake._helper._executor is None, 30, "the idle helper to stop")
+    assert outcome(intake.parse_batch(objs, reader=READER)) == expected(objs)
+
+
+def test_without_the_helper_a_batch_is_validated_in_printd(faces: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot_start() -> Iterator[object]:
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(intake._helper, "executor", contextmanager(cannot_start))
+    objs = batch_objects(faces, intake.OFFLOAD_MIN_JOBS)
+    with structlog.testing.capture_logs() as logs:
+        assert outcome(intake.parse_batch(objs, reader=READER)) == expected(objs)
+    assert [e["event"] for e in logs] == ["intake.helper_failed"] and logs[0]["error"] == "OSError"
 
 
 def test_import_benchmark_runs(tmp_path: Path) -> None:

@@ -18,12 +18,12 @@ from printd.control.auth import Caller, Role
 from printd.control.report_methods import ReportMethods
 from printd.control.user_methods import UserMethods
 from printd.errors import PrintdError, invalid_params
-from printd.intake import parse_job
+from printd.intake import parse_batch, parse_job
 from printd.jobs import JobEvent, JobState, Priority
 from printd.ledger import Balance, Resolution
 from printd.reports.settings import ReportSettings
 from printd.station import PrinterView, Station
-from printd.store import JobRecord, Store
+from printd.store import JobRecord, NewJob, Store
 from printd.store.health import StorageUnavailableError
 from printd.store.overview import Overview
 from printd.store.stations import StationView
@@ -333,16 +333,16 @@ class Dispatcher:
     def jobs_submit_batch(self, params: BatchParams, caller: Caller) -> dict[str, object]:
         accepted: list[dict[str, object]] = []
         rejected: list[dict[str, object]] = []
-        parsed = []
+        parsed: list[tuple[int, NewJob]] = []
         refused = "no job of the batch was accepted"
         self.store.health.check(refused)  # before reading any image
-        reader = caller.reader()
-        for index, obj in enumerate(params.jobs):
-            ref = obj.get("ref") if isinstance(obj, dict) else None
-            try:
-                parsed.append((index, parse_job(obj, reader=reader)))
-            except PrintdError as exc:
-                rejected.append({"index": index, "ref": ref if isinstance(ref, str) else None, "error": exc.as_dict()})
+        validated = parse_batch(params.jobs, reader=caller.reader())
+        for index, (obj, job) in enumerate(zip(params.jobs, validated, strict=True)):
+            if isinstance(job, PrintdError):
+                ref = obj.get("ref") if isinstance(obj, dict) else None
+                rejected.append({"index": index, "ref": ref if isinstance(ref, str) else None, "error": job.as_dict()})
+            else:
+                parsed.append((index, job))
         with self._accepting(refused):
             results = self.store.submit_many([job for _, job in parsed], caller.user)
         for (index, job), result in zip(parsed, results, strict=True):

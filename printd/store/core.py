@@ -59,11 +59,12 @@ from printd.store.stock_history import StockEvent
 _JOB_COLUMNS = "id, ref, priority, state, attempts, printer, created_at, updated_at, station"
 INTERRUPTED = "printd stopped"
 """How the detail of every start-up settlement begins (an audit finds them by it)."""
-SUBMIT_CHUNK = 500
-"""Jobs a submission writes with one statement a table (well within SQLite's 32,766 and PostgreSQL's 65,535
-parameters a statement)..."""
-SUBMIT_CHUNK_BYTES = 16 << 20
-"""...and no more card content than this in one statement."""
+SUBMIT_CHUNK = 100
+"""Jobs a submission writes with one statement a table..."""
+SUBMIT_CHUNK_BYTES = 4 << 20
+"""...and no more card content than this in one statement. Bigger statements are no faster, and on PostgreSQL
+they hold the server longer at a time: status replies meanwhile wait longer (p99 ~25 ms at 500 jobs, ~17 ms at
+100, on 2 cores beside the server)."""
 UNCONFIRMED_CLAIM = "the claim's commit was not confirmed (the database connection was lost); no blank was fed"
 
 
