@@ -62,6 +62,7 @@ test-quick: setup
 bench: setup
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/import_status.py
 	$(BIN)/python bench/panels.py
 	$(BIN)/python bench/vs_cups.py
 	$(BIN)/python bench/reports.py
