@@ -85,26 +85,28 @@ HELPER_IDLE_SECONDS = 60.0
 """The helper process stops after this long without a batch (the next big batch starts it again)."""
 
 
-def parse_batch(objs: Sequence[object], *, reader: Reader | None = None) -> list[NewJob | PrintdError]:
+def parse_batch(
+    objs: Sequence[object], *, base_dir: Path | None = None, reader: Reader | None = None
+) -> list[NewJob | PrintdError]:
     """Validate each job of a batch, index for index: its NewJob, or the error that refuses it (the others stand).
 
     Validating thousands of jobs is seconds of Python work (reading and checking every image). In one of the
     daemon's threads it would hold the interpreter lock nearly all that time, and every other request hands the
     lock over several times (a status reply on PostgreSQL a dozen: one per query): status would take several
     times as long for the whole import. So a batch of ``OFFLOAD_MIN_JOBS`` or more is validated in a helper
-    process, ``SLICE_JOBS`` at a time, by the same ``parse_job`` with the same reader; this thread only waits. If
+    process, ``SLICE_JOBS`` at a time, by the same ``parse_job`` with the same arguments; this thread only waits. If
     the helper cannot run, the batch is validated here, as a smaller one is.
     """
     if len(objs) >= OFFLOAD_MIN_JOBS:
         try:
             with _helper.executor() as executor:
                 slices = [list(objs[i : i + SLICE_JOBS]) for i in range(0, len(objs), SLICE_JOBS)]
-                futures = [executor.submit(_validate, part, reader) for part in slices]
+                futures = [executor.submit(_validate, part, base_dir, reader) for part in slices]
                 return [item.error() if isinstance(item, _Refusal) else item for f in futures for item in f.result()]
         except (BrokenProcessPool, OSError) as exc:
             _helper.discard()
             log.warning("intake.helper_failed", error=type(exc).__name__, detail="the batch is validated in printd")
-    return [item.error() if isinstance(item, _Refusal) else item for item in _validate(list(objs), reader)]
+    return [item.error() if isinstance(item, _Refusal) else item for item in _validate(list(objs), base_dir, reader)]
 
 
 @dataclass(frozen=True)
@@ -119,11 +121,11 @@ class _Refusal:
         return PrintdError(self.code, self.message, self.details)
 
 
-def _validate(objs: list[object], reader: Reader | None) -> list[NewJob | _Refusal]:
+def _validate(objs: list[object], base_dir: Path | None, reader: Reader | None) -> list[NewJob | _Refusal]:
     found: list[NewJob | _Refusal] = []
     for obj in objs:
         try:
-            found.append(parse_job(obj, reader=reader))
+            found.append(parse_job(obj, base_dir=base_dir, reader=reader))
         except PrintdError as exc:
             found.append(_Refusal(exc.code, exc.message, exc.details))
     return found

@@ -210,19 +210,19 @@ def batch_objects(faces: Path, count: int) -> list[object]:
     objs[1] = {"ref": "P-missing", "front": str(faces / "missing.png")}
     objs[2] = {"ref": "P-priority", "front": str(face), "priority": "soon"}
     objs[3] = ["not", "a", "job"]
-    objs[-1] = {"ref": "P-secret", "front": str(secret)}
+    objs[-1] = {"ref": "P-secret", "front": "secret.png"}  # relative: to the batch's directory
     return objs
 
 
 READER = Reader(uid=4_000_003, gids=frozenset({4_000_003}))
 
 
-def expected(objs: list[object]) -> list[tuple[str, object]]:
+def expected(objs: list[object], faces: Path) -> list[tuple[str, object]]:
     """What ``parse_job`` makes of each job here, in this thread: ("job", NewJob) or ("error", code and message)."""
     found: list[tuple[str, object]] = []
     for obj in objs:
         try:
-            found.append(("job", parse_job(obj, reader=READER)))
+            found.append(("job", parse_job(obj, base_dir=faces, reader=READER)))
         except PrintdError as exc:
             found.append(("error", (exc.code, exc.message)))
     return found
@@ -234,8 +234,8 @@ def outcome(parsed: list[NewJob | PrintdError]) -> list[tuple[str, object]]:
 
 def test_a_big_batch_validated_by_the_helper_process_is_validated_as_one_job_at_a_time(faces: Path) -> None:
     objs = batch_objects(faces, intake.OFFLOAD_MIN_JOBS + intake.SLICE_JOBS + 7)
-    parsed = intake.parse_batch(objs, reader=READER)
-    assert outcome(parsed) == expected(objs)
+    parsed = intake.parse_batch(objs, base_dir=faces, reader=READER)
+    assert outcome(parsed) == expected(objs, faces)
     codes = [p.code for p in parsed if isinstance(p, PrintdError)]
     assert codes == ["job.image_missing", "job.invalid", "job.invalid", "job.image_forbidden"]
     assert intake._helper._executor is not None  # the batch went to the helper, which stays for the next one
@@ -244,9 +244,9 @@ def test_a_big_batch_validated_by_the_helper_process_is_validated_as_one_job_at_
 def test_the_helper_stops_when_idle_and_starts_again(faces: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(intake, "HELPER_IDLE_SECONDS", 0.2)
     objs = batch_objects(faces, intake.OFFLOAD_MIN_JOBS)
-    assert outcome(intake.parse_batch(objs, reader=READER)) == expected(objs)
+    assert outcome(intake.parse_batch(objs, base_dir=faces, reader=READER)) == expected(objs, faces)
     wait_for(lambda: intake._helper._executor is None, 30, "the idle helper to stop")
-    assert outcome(intake.parse_batch(objs, reader=READER)) == expected(objs)
+    assert outcome(intake.parse_batch(objs, base_dir=faces, reader=READER)) == expected(objs, faces)
 
 
 def test_without_the_helper_a_batch_is_validated_in_printd(faces: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -256,7 +256,7 @@ def test_without_the_helper_a_batch_is_validated_in_printd(faces: Path, monkeypa
     monkeypatch.setattr(intake._helper, "executor", contextmanager(cannot_start))
     objs = batch_objects(faces, intake.OFFLOAD_MIN_JOBS)
     with structlog.testing.capture_logs() as logs:
-        assert outcome(intake.parse_batch(objs, reader=READER)) == expected(objs)
+        assert outcome(intake.parse_batch(objs, base_dir=faces, reader=READER)) == expected(objs, faces)
     assert [e["event"] for e in logs] == ["intake.helper_failed"] and logs[0]["error"] == "OSError"
 
 
