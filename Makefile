@@ -52,7 +52,7 @@ typecheck: setup
 	$(BIN)/mypy printd drivers
 
 test: setup lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # Everything but the scenarios marked slow (about 5 minutes less); CI runs 'make test'.
 test-quick: setup
