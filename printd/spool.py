@@ -36,7 +36,7 @@ from printd.control.auth import (
 )
 from printd.errors import PrintdError
 from printd.file_access import Reader
-from printd.intake import parse_job
+from printd.intake import parse_batch
 from printd.jobs import ENDED
 from printd.logging import get_logger
 from printd.store import NewJob, Store
@@ -147,15 +147,22 @@ class SpoolWatcher:
         if denied is not None:
             problems.append(f"{denied.code}: {denied.message}")
         lines = (data.splitlines() if path.suffix == ".jsonl" else [data]) if data is not None and not denied else []
+        decoded: list[tuple[int, object]] = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                jobs.append((number, parse_job(msgspec.json.decode(line), base_dir=self.directory, reader=reader)))
+                decoded.append((number, msgspec.json.decode(line)))
             except (msgspec.DecodeError, RecursionError):
                 problems.append(f"line {number}: not valid JSON")
-            except PrintdError as exc:
-                problems.append(f"line {number}: {exc.code}: {exc.message}")
+        # A big file is validated as a big batch from the socket is (in the helper process): see parse_batch.
+        parsed = parse_batch([obj for _, obj in decoded], base_dir=self.directory, reader=reader)
+        for (number, _), outcome in zip(decoded, parsed, strict=True):
+            if isinstance(outcome, PrintdError):
+                problems.append(f"line {number}: {outcome.code}: {outcome.message}")
+            else:
+                jobs.append((number, outcome))
+        problems.sort(key=_line_number)
         accepted = 0
         if jobs:
             for (number, job), result in zip(jobs, self.store.submit_many([j for _, j in jobs], actor), strict=True):
@@ -307,3 +314,9 @@ def _free_name(path: Path) -> Path:
         candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
         n += 1
     return candidate
+
+
+def _line_number(problem: str) -> int:
+    """Problems named by line (``line N: ...``) in file order; the others first, as they were found."""
+    head = problem.split(":", 1)[0]
+    return int(head.removeprefix("line ")) if head.startswith("line ") and head[5:].isdigit() else 0

@@ -67,6 +67,26 @@ def test_spool_takes_files_and_reports_rejections(tmp_path: Path, store: SqliteS
     assert store.queue_counts()["queued"] == 3  # the same ref is the same job
 
 
+def test_a_big_spool_file_is_validated_as_a_big_batch_its_problems_in_line_order(
+    tmp_path: Path, store: SqliteStore, png: bytes
+) -> None:
+    """100 lines: validated in the helper process as a socket batch is, every problem named by its line, in order."""
+    spool = tmp_path / "spool"
+    watcher = SpoolWatcher(store, spool, lambda: None)
+    (spool / "face.png").write_bytes(png)
+    lines = [json.dumps({"ref": f"B-{n}", "front": "face.png", "holder": "SECRET NAME"}) for n in range(100)]
+    lines[9] = json.dumps({"ref": "B-9", "front": "missing.png", "holder": "SECRET NAME"})
+    lines[49] = "{not json"
+    lines[89] = json.dumps({"ref": "B-89", "front": "face.png", "priority": "urgent"})
+    (spool / "big.jsonl").write_text("\n".join(lines))
+    assert [(r.accepted, r.rejected) for r in watcher.scan()] == [(97, 3)]
+    report = (spool / "rejected" / "big.jsonl.error.txt").read_text().splitlines()
+    assert [line.split(":", 1)[0] for line in report[1:]] == ["line 10", "line 50", "line 90"]
+    assert "job.image_missing" in report[1] and "not valid JSON" in report[2] and "SECRET NAME" not in "".join(report)
+    assert store.queue_counts()["queued"] == 97
+    assert [job.ref for job in store.list_jobs(limit=3)] == ["B-99", "B-98", "B-97"]
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
 
