@@ -17,6 +17,7 @@ Modules, from the process down:
 - ``actions``: the forms (POST) sent to printd on behalf of the account: one table of actions.
 - ``live``: the one poller of printd per process and the server-sent events to every open page.
 - ``display``: printd's replies turned into what the station page shows (pure functions, comparable records).
+- ``replies``: reading a field of printd's replies defensively (of the wrong type: taken as absent).
 - ``tables``: printd's replies as the rows of the other pages' tables (pure functions; references, never names).
 - ``charts``: the charts as SVG drawn on the server.
 - ``render``: ``page(request, template, context)`` and the live sections' fragments; the navigation.

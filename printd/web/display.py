@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from printd.i18n import N_
+from printd.web import replies
 
 STATE_LABELS: Mapping[str, str] = {
     "ready": N_("Ready"),
@@ -190,10 +191,10 @@ STOCK_ALERTS = frozenset({"stock.low", "stock.reorder", "stock.exhausted"})  # s
 def sections(snapshot: Snapshot) -> dict[str, object]:
     """The live sections of the station page, by the name their fragment is sent under."""
     status = snapshot.status or {}
-    alerts = [a for a in _rows(status.get("alerts")) if isinstance(a.get("event"), str)]
+    alerts = [a for a in replies.rows(status.get("alerts")) if isinstance(a.get("event"), str)]
     return {
         "notice": notice(snapshot),
-        "printers": Printers(snapshot.up, tuple(printer(p) for p in _rows(status.get("printers")))),
+        "printers": Printers(snapshot.up, tuple(printer(p) for p in replies.rows(status.get("printers")))),
         "queue": queue(status.get("queue"), snapshot.forecast, snapshot.forecast_at, status.get("queue_by_priority")),
         "stock": stock(status.get("stock"), {a["event"] for a in alerts}, snapshot.forecast),
         "alerts": tuple(alert(a) for a in alerts if a["event"] not in STOCK_ALERTS),
@@ -225,9 +226,9 @@ def notice(snapshot: Snapshot) -> Notice:
         return Notice(
             True,
             storage_failing=True,
-            storage_code=_str(storage.get("code")),
-            storage_message=_str(storage.get("message")),
-            storage_since=_str(storage.get("since")),
+            storage_code=replies.text(storage.get("code")),
+            storage_message=replies.text(storage.get("message")),
+            storage_since=replies.text(storage.get("since")),
         )
     return Notice(True)
 
@@ -246,7 +247,7 @@ def printer(p: Mapping[str, Any]) -> Printer:
     counters = p.get("counters") or {}
     job = p.get("current_job")
     job_id = job if isinstance(job, int) and not isinstance(job, bool) else None
-    pause_reason = _str(p.get("pause_reason"))
+    pause_reason = replies.text(p.get("pause_reason"))
     found_today = p.get("cards_today")
     today: Mapping[str, Any] = found_today if isinstance(found_today, Mapping) else {}
     return Printer(
@@ -257,14 +258,14 @@ def printer(p: Mapping[str, Any]) -> Printer:
         paused=bool(p.get("paused")),
         pause_reason=pause_reason,
         job_id=job_id,
-        job_ref=_str(p.get("current_ref")),
-        cards_fed=_int(counters.get("cards_fed")),
-        ribbon_remaining=_int(counters.get("ribbon_remaining")),
-        model=_str(p.get("model")),
+        job_ref=replies.text(p.get("current_ref")),
+        cards_fed=replies.integer(counters.get("cards_fed")),
+        ribbon_remaining=replies.integer(counters.get("ribbon_remaining")),
+        model=replies.text(p.get("model")),
         detail=str(p.get("detail") or ""),
-        cards_today=_int(today.get("issued")),
-        spoiled_today=_int(today.get("spoiled")),
-        card_started=_number(p.get("card_started_at")),
+        cards_today=replies.integer(today.get("issued")),
+        spoiled_today=replies.integer(today.get("spoiled")),
+        card_started=replies.number(p.get("card_started_at")),
     )
 
 
@@ -275,12 +276,12 @@ def queue(
     (``queue_by_priority``), else the forecast's backlog, read less often (so shown with its time)."""
     if not isinstance(counts, Mapping):
         return Queue(False)
-    states = tuple((key, label, _int(counts.get(key)) or 0) for key, label in JOB_STATES)
+    states = tuple((key, label, replies.integer(counts.get(key)) or 0) for key, label in JOB_STATES)
     live = isinstance(by_priority, Mapping)
     waiting_counts = by_priority if live else (forecast or {}).get("backlog")
     waiting: tuple[tuple[str, str, int], ...] = ()
     if isinstance(waiting_counts, Mapping):
-        waiting = tuple((key, label, _int(waiting_counts.get(key)) or 0) for key, label in PRIORITIES)
+        waiting = tuple((key, label, replies.integer(waiting_counts.get(key)) or 0) for key, label in PRIORITIES)
     return Queue(True, states, waiting, None if live or not waiting else forecast_at)
 
 
@@ -291,19 +292,19 @@ def stock(summary: object, alerts: set[str], forecast: Mapping[str, Any] | None)
     days_left = forecast.get("days_left")
     return Stock(
         True,
-        on_hand=_int(summary.get("on_hand")) or 0,
-        received=_int(summary.get("received")) or 0,
-        issued=_int(summary.get("issued")) or 0,
-        spoiled=_int(summary.get("spoiled")) or 0,
-        in_doubt=_int(summary.get("in_doubt")) or 0,
-        threshold=_int(summary.get("low_threshold")) or 0,
+        on_hand=replies.integer(summary.get("on_hand")) or 0,
+        received=replies.integer(summary.get("received")) or 0,
+        issued=replies.integer(summary.get("issued")) or 0,
+        spoiled=replies.integer(summary.get("spoiled")) or 0,
+        in_doubt=replies.integer(summary.get("in_doubt")) or 0,
+        threshold=replies.integer(summary.get("low_threshold")) or 0,
         low=bool(summary.get("low")) or "stock.low" in alerts,
         exhausted="stock.exhausted" in alerts,
         reorder="stock.reorder" in alerts,
         days_left=float(days_left) if isinstance(days_left, int | float) else None,
-        reorder_point=_int(forecast.get("reorder_point")),
-        request=_int(forecast.get("request")),
-        forecast_as_of=_str(forecast.get("as_of")),
+        reorder_point=replies.integer(forecast.get("reorder_point")),
+        request=replies.integer(forecast.get("request")),
+        forecast_as_of=replies.text(forecast.get("as_of")),
     )
 
 
@@ -320,30 +321,30 @@ def doubts(counts: object, jobs: Sequence[Mapping[str, Any]]) -> Doubts:
         Doubt(
             id=int(job["id"]),
             ref=str(job.get("ref")),
-            printer=_str(job.get("printer")),
-            attempts=_int(job.get("attempts")) or 0,
-            since=_str(job.get("updated_at")),
+            printer=replies.text(job.get("printer")),
+            attempts=replies.integer(job.get("attempts")) or 0,
+            since=replies.text(job.get("updated_at")),
         )
         for job in jobs
-        if _int(job.get("id")) is not None
+        if replies.integer(job.get("id")) is not None
     )
-    return Doubts(True, _int(counts.get("in_doubt")) or 0, rows)
+    return Doubts(True, replies.integer(counts.get("in_doubt")) or 0, rows)
 
 
 def stations(rows: object) -> Stations:
     if not isinstance(rows, list):
         return Stations(False)
     found = []
-    for s in _rows(rows):
+    for s in replies.rows(rows):
         heard = s.get("seconds_since_heard")
         heard_seconds = float(heard) if isinstance(heard, int | float) else None
         found.append(
             Station(
                 name=str(s.get("name")),
                 this_station=bool(s.get("this_station")),
-                on_hand=_int(s.get("on_hand")),
-                in_doubt=_int(s.get("in_doubt")),
-                last_heard=_str(s.get("last_heard")),
+                on_hand=replies.integer(s.get("on_hand")),
+                in_doubt=replies.integer(s.get("in_doubt")),
+                last_heard=replies.text(s.get("last_heard")),
                 silent=heard_seconds is not None and heard_seconds > SILENT_SECONDS,
                 printers=tuple(
                     (
@@ -351,24 +352,8 @@ def stations(rows: object) -> Stations:
                         str(p.get("state")),
                         STATE_LABELS.get(str(p.get("state")), str(p.get("state"))),
                     )
-                    for p in _rows(s.get("printers"))
+                    for p in replies.rows(s.get("printers"))
                 ),
             )
         )
     return Stations(True, tuple(found))
-
-
-def _rows(value: object) -> list[Mapping[str, Any]]:
-    return [row for row in value if isinstance(row, Mapping)] if isinstance(value, list) else []
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from printd.i18n import N_
 from printd.jobs import TRANSITIONS, JobEvent, JobState
-from printd.web import display
+from printd.web import display, replies
 
 STATE_LABELS: Mapping[str, str] = dict(display.JOB_STATES)
 PRIORITY_LABELS: Mapping[str, str] = dict(display.PRIORITIES)
@@ -132,22 +132,22 @@ class JobDetail:
 def job_row(j: Mapping[str, Any]) -> JobRow:
     state, priority = str(j.get("state")), str(j.get("priority"))
     return JobRow(
-        id=_int(j.get("id")) or 0,
+        id=replies.integer(j.get("id")) or 0,
         ref=str(j.get("ref")),
         state=state,
         state_label=STATE_LABELS.get(state, state),
         priority=priority,
         priority_label=PRIORITY_LABELS.get(priority, priority),
-        printer=_str(j.get("printer")),
-        station=_str(j.get("station")),
-        attempts=_int(j.get("attempts")) or 0,
-        created_at=_str(j.get("created_at")),
-        updated_at=_str(j.get("updated_at")),
+        printer=replies.text(j.get("printer")),
+        station=replies.text(j.get("station")),
+        attempts=replies.integer(j.get("attempts")) or 0,
+        created_at=replies.text(j.get("created_at")),
+        updated_at=replies.text(j.get("updated_at")),
     )
 
 
 def job_rows(found: object) -> tuple[JobRow, ...]:
-    return tuple(job_row(j) for j in _rows(found))
+    return tuple(job_row(j) for j in replies.rows(found))
 
 
 def job_detail(found: Mapping[str, Any]) -> JobDetail:
@@ -155,26 +155,26 @@ def job_detail(found: Mapping[str, Any]) -> JobDetail:
     job = job_row(found)
     cards = tuple(
         CardRow(
-            attempt=_int(c.get("attempt")),
-            printer=_str(c.get("printer")),
-            at=_str(c.get("at")),
+            attempt=replies.integer(c.get("attempt")),
+            printer=replies.text(c.get("printer")),
+            at=replies.text(c.get("at")),
             fate=str(c.get("fate")),
             fate_label=CARD_FATES.get(str(c.get("fate")), str(c.get("fate"))),
-            category=_str(c.get("category")),
+            category=replies.text(c.get("category")),
             category_label=_category(c.get("category")),
         )
-        for c in _rows(found.get("cards"))
+        for c in replies.rows(found.get("cards"))
     )
     history = tuple(
         HistoryRow(
-            at=_str(h.get("at")),
+            at=replies.text(h.get("at")),
             event=str(h.get("event")),
             event_label=JOB_EVENTS.get(str(h.get("event")), str(h.get("event"))),
-            actor=_str(h.get("actor")),
-            printer=_str(h.get("printer")),
-            state=_str(h.get("to")),
+            actor=replies.text(h.get("actor")),
+            printer=replies.text(h.get("printer")),
+            state=replies.text(h.get("to")),
         )
-        for h in _rows(found.get("history"))
+        for h in replies.rows(found.get("history"))
     )
     return JobDetail(job, cards, history, actions_for(job.state))
 
@@ -237,19 +237,19 @@ class Spoiled:
 def spoiled(found: object, limit: int) -> Spoiled:
     """``spoiled.list`` (oldest first): how many by category, and the newest as rows; its ``detail`` (free text) is
     left out. Only the rows shown are made (a month of a busy office is thousands)."""
-    listed = _rows(found)
+    listed = replies.rows(found)
     counts: dict[str, int] = {}
     for s in listed:
         key = _category(s.get("category")) or "\u2013"
         counts[key] = counts.get(key, 0) + 1
     rows = tuple(
         SpoiledRow(
-            at=_str(s.get("at")),
-            printer=_str(s.get("printer")),
-            ref=_str(s.get("ref")),
-            category=_str(s.get("category")),
+            at=replies.text(s.get("at")),
+            printer=replies.text(s.get("printer")),
+            ref=replies.text(s.get("ref")),
+            category=replies.text(s.get("category")),
             category_label=_category(s.get("category")),
-            chip_uid=_str(s.get("chip_uid")),
+            chip_uid=replies.text(s.get("chip_uid")),
         )
         for s in reversed(listed[-limit:] if limit else [])
     )
@@ -262,19 +262,19 @@ def pending(found: object, limit: int) -> Pending | None:
     categories = found.get("per_category")
     items = tuple(
         PendingItem(
-            ledger_id=_int(i.get("ledger_id")) or 0,
-            spoiled_at=_number(i.get("spoiled_at")),
+            ledger_id=replies.integer(i.get("ledger_id")) or 0,
+            spoiled_at=replies.number(i.get("spoiled_at")),
             category_label=_category(i.get("category")),
-            chip_uid=_str(i.get("chip_uid")),
-            printer=_str(i.get("printer")),
-            station=_str(i.get("station")),
-            ref=_str(i.get("job_ref")),
-            officer=_str(i.get("officer")),
+            chip_uid=replies.text(i.get("chip_uid")),
+            printer=replies.text(i.get("printer")),
+            station=replies.text(i.get("station")),
+            ref=replies.text(i.get("job_ref")),
+            officer=replies.text(i.get("officer")),
         )
-        for i in reversed(_rows(found.get("items"))[-limit:] if limit else [])
+        for i in reversed(replies.rows(found.get("items"))[-limit:] if limit else [])
     )
     return Pending(
-        count=_int(found.get("count")) or 0,
+        count=replies.integer(found.get("count")) or 0,
         per_category=tuple(
             (_category(k) or str(k), int(v))
             for k, v in (categories.items() if isinstance(categories, Mapping) else ())
@@ -286,7 +286,7 @@ def pending(found: object, limit: int) -> Pending | None:
 
 def handovers(found: object) -> tuple[tuple[str, int], ...]:
     """``spoiled.handovers``: (number, blanks) of each berita acara, newest first."""
-    return tuple((str(h.get("number")), _int(h.get("count")) or 0) for h in _rows(found))
+    return tuple((str(h.get("number")), replies.integer(h.get("count")) or 0) for h in replies.rows(found))
 
 
 # ---- stock ------------------------------------------------------------------------------------------------
@@ -350,18 +350,18 @@ def stock_rows(found: object) -> tuple[StockRow, ...]:
     """``stock.history``, newest first."""
     return tuple(
         StockRow(
-            at=_str(e.get("at")),
+            at=replies.text(e.get("at")),
             kind=str(e.get("kind")),
             kind_label=STOCK_KINDS.get(str(e.get("kind")), str(e.get("kind"))),
-            count=_int(e.get("count")) or 0,
-            reference=_str(e.get("reference")),
-            detail=_str(e.get("detail")),
-            actor=_str(e.get("actor")),
-            station=_str(e.get("station")),
-            to=_str(e.get("to")),
-            printer=_str(e.get("printer")),
+            count=replies.integer(e.get("count")) or 0,
+            reference=replies.text(e.get("reference")),
+            detail=replies.text(e.get("detail")),
+            actor=replies.text(e.get("actor")),
+            station=replies.text(e.get("station")),
+            to=replies.text(e.get("to")),
+            printer=replies.text(e.get("printer")),
         )
-        for e in _rows(found)
+        for e in replies.rows(found)
     )
 
 
@@ -374,7 +374,7 @@ def custody(stock: object, this_station: str) -> tuple[Custody, ...]:
         Custody(
             str(name),
             name == this_station,
-            **{key: _int(balance.get(key)) or 0 for key in _BALANCE_KEYS},
+            **{key: replies.integer(balance.get(key)) or 0 for key in _BALANCE_KEYS},
         )
         for name, balance in sorted(stations.items())
         if isinstance(balance, Mapping)
@@ -401,9 +401,9 @@ def printer_blanks(stock: object) -> tuple[PrinterBlanks, ...]:
     return tuple(
         PrinterBlanks(
             str(name),
-            _int(totals.get("issued")) or 0,
-            _int(totals.get("spoiled")) or 0,
-            _int(totals.get("in_doubt")) or 0,
+            replies.integer(totals.get("issued")) or 0,
+            replies.integer(totals.get("spoiled")) or 0,
+            replies.integer(totals.get("in_doubt")) or 0,
         )
         for name, totals in sorted(printers.items())
         if isinstance(totals, Mapping)
@@ -415,36 +415,22 @@ def forecast(found: Mapping[str, Any] | None) -> Forecast | None:
         return None
     backlog = found.get("backlog")
     return Forecast(
-        as_of=_str(found.get("as_of")),
-        on_hand=_int(found.get("on_hand")),
-        daily_use=_number(found.get("daily_use")),
-        spoil_rate=_number(found.get("spoil_rate")),
-        days_left=_number(found.get("days_left")),
-        days_left_with_backlog=_number(found.get("days_left_with_backlog")),
+        as_of=replies.text(found.get("as_of")),
+        on_hand=replies.integer(found.get("on_hand")),
+        daily_use=replies.number(found.get("daily_use")),
+        spoil_rate=replies.number(found.get("spoil_rate")),
+        days_left=replies.number(found.get("days_left")),
+        days_left_with_backlog=replies.number(found.get("days_left_with_backlog")),
         backlog=tuple(
-            (label, _int(backlog.get(key)) or 0) for key, label in display.PRIORITIES if isinstance(backlog, Mapping)
+            (label, replies.integer(backlog.get(key)) or 0)
+            for key, label in display.PRIORITIES
+            if isinstance(backlog, Mapping)
         ),
-        backlog_blanks=_int(found.get("backlog_blanks")),
-        reorder_point=_int(found.get("reorder_point")),
-        request=_int(found.get("request")),
+        backlog_blanks=replies.integer(found.get("backlog_blanks")),
+        reorder_point=replies.integer(found.get("reorder_point")),
+        request=replies.integer(found.get("request")),
     )
 
 
 def _category(value: object) -> str | None:
     return CATEGORY_LABELS.get(value, value) if isinstance(value, str) and value else None
-
-
-def _rows(value: object) -> list[Mapping[str, Any]]:
-    return [row for row in value if isinstance(row, Mapping)] if isinstance(value, list) else []
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
