@@ -48,8 +48,42 @@ class SimSpec:
     cups_server: str | None = None
 
 
+class ChildProcess:
+    """A process of printd's (the daemon, printd-web) started by a test: its output appended to ``log_path``; stopped
+    by SIGTERM as systemd stops it, or killed."""
+
+    process: subprocess.Popen[bytes] | None
+    log_path: Path
+    STOP_SECONDS = 60.0
+
+    def launch(self, python_args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """``python PYTHON_ARGS`` from the checkout, unbuffered, its output in ``log_path``."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, *python_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}),
+            )
+        return self.process
+
+    def stop(self, timeout: float | None = None) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(self.STOP_SECONDS if timeout is None else timeout)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
 @dataclass
-class DaemonProcess:
+class DaemonProcess(ChildProcess):
     directory: Path
     printers: list[SimSpec]
     process: subprocess.Popen[bytes] | None = None
@@ -140,31 +174,10 @@ class DaemonProcess:
     def spawn(self, extra_station: dict[str, Any] | None = None) -> subprocess.Popen[bytes]:
         """Start printd and return at once, without waiting for its socket (a stale one may be left by a kill)."""
         config = self.write_config(extra_station)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "printd.daemon", "run", "--config", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env=os.environ | {"PYTHONUNBUFFERED": "1"},
-            )
-        return self.process
+        return self.launch(["-m", "printd.daemon", "run", "--config", str(config)])
 
     def client(self) -> ControlClient:
         return ControlClient(self.socket, timeout=60)
-
-    def stop(self, timeout: float = 60) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        self.process = None
-        return code
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(10)
-            self.process = None
 
     def physical_truth(self, name: str) -> tuple[PhysicalTruth, PrinterModel]:
         model = PrinterModel(sim_serial(name))

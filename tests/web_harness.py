@@ -14,13 +14,10 @@ Browser tests and benchmarks take the same object: ``url``, ``start``/``stop``/`
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.daemon_harness import ROOT, DaemonProcess, SimSpec, toml_value
+from tests.daemon_harness import ChildProcess, DaemonProcess, SimSpec, toml_value
 
 PASSWORD = "kartu-tanda-penduduk-7"  # every test account's password: at least 10 characters, not the name
 
@@ -50,7 +47,7 @@ def csrf_of(html: str) -> str:
 
 
 @dataclass
-class WebProcess:
+class WebProcess(ChildProcess):
     daemon: DaemonProcess
     directory: Path
     web: dict[str, Any] = field(default_factory=dict)
@@ -58,10 +55,11 @@ class WebProcess:
     process: subprocess.Popen[bytes] | None = None
     ca_file: Path | None = None  # the certificate to trust when [web] tls_cert is set
     env: dict[str, str] = field(default_factory=dict)  # more environment (NOTIFY_SOCKET...)
+    log_path: Path = field(init=False)
+    STOP_SECONDS = 30.0
 
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "printd-web.log"
+    def __post_init__(self) -> None:
+        self.log_path = self.directory / "printd-web.log"
 
     @property
     def config_path(self) -> Path:
@@ -85,15 +83,7 @@ class WebProcess:
     def spawn(self) -> subprocess.Popen[bytes]:
         """Start printd-web and return at once."""
         config = self.write_config()
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "printd.web.server", "--config", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env=os.environ | {"PYTHONUNBUFFERED": "1"} | self.env,
-            )
-        return self.process
+        return self.launch(["-m", "printd.web.server", "--config", str(config)], self.env)
 
     def start(self, timeout: float = 30.0) -> None:
         """Start printd-web and wait until it answers."""
@@ -108,19 +98,6 @@ class WebProcess:
                 return
             except httpx.TransportError:
                 time.sleep(0.05)
-
-    def stop(self, timeout: float = 30.0) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        self.process = None
-        return code
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(10)
-            self.process = None
 
     def client(self, **options: Any) -> httpx.Client:
         """An HTTP client of this dashboard; cookies kept, redirects not followed (tests look at them)."""
