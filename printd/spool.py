@@ -148,21 +148,22 @@ class SpoolWatcher:
             problems.append(f"{denied.code}: {denied.message}")
         lines = (data.splitlines() if path.suffix == ".jsonl" else [data]) if data is not None and not denied else []
         decoded: list[tuple[int, object]] = []
+        refused: list[tuple[int, str]] = []  # (line, why): told in file order
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 decoded.append((number, msgspec.json.decode(line)))
             except (msgspec.DecodeError, RecursionError):
-                problems.append(f"line {number}: not valid JSON")
+                refused.append((number, "not valid JSON"))
         # A big file is validated as a big batch from the socket is (in the helper process): see parse_batch.
         parsed = parse_batch([obj for _, obj in decoded], base_dir=self.directory, reader=reader)
         for (number, _), outcome in zip(decoded, parsed, strict=True):
             if isinstance(outcome, PrintdError):
-                problems.append(f"line {number}: {outcome.code}: {outcome.message}")
+                refused.append((number, f"{outcome.code}: {outcome.message}"))
             else:
                 jobs.append((number, outcome))
-        problems.sort(key=_line_number)
+        problems += [f"line {number}: {why}" for number, why in sorted(refused)]
         accepted = 0
         if jobs:
             for (number, job), result in zip(jobs, self.store.submit_many([j for _, j in jobs], actor), strict=True):
@@ -314,9 +315,3 @@ def _free_name(path: Path) -> Path:
         candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
         n += 1
     return candidate
-
-
-def _line_number(problem: str) -> int:
-    """Problems named by line (``line N: ...``) in file order; the others first, as they were found."""
-    head = problem.split(":", 1)[0]
-    return int(head.removeprefix("line ")) if head.startswith("line ") and head[5:].isdigit() else 0
