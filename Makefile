@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...).
-DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core postgresql chromium chromium-driver
+# Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...); pyscard builds
+# from source against libpcsclite with swig, and the PC/SC tests run pcscd with the vpcd virtual reader.
+DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core postgresql chromium chromium-driver \
+	pcscd vsmartcard-vpcd libpcsclite-dev swig
 
 LOCALE := printd/locale
 CATALOGS := $(LOCALE)/id/LC_MESSAGES/printd.mo
