@@ -206,14 +206,26 @@ class EncodeError(Exception):
         self.chip_uid = chip_uid
 
 
+class EncoderUnavailableError(EncodeError):
+    """The encoder cannot reach a chip at all: its reader or service is gone, or no card came into its field.
+
+    Before a blank is fed this makes the card NOT_FED (``encoder-unavailable``); after, the blank is spoiled and
+    the printer pauses, since the next card would meet the same encoder."""
+
+
 class Encoder(Protocol):
     """A chip encoder beside the printer's contactless station (PC/SC in the field, simulated in tests).
 
     Called while the card is parked at the station: writes ``payload`` when given, and returns the chip UID
-    it read (hex, upper case). Raises EncodeError when the chip cannot be encoded.
+    it read (hex, upper case). Raises EncodeError when the chip cannot be encoded, EncoderUnavailableError
+    when no chip can be reached.
     """
 
     def encode(self, payload: bytes | None) -> str: ...
 
     def check(self) -> None:
-        """Raise EncodeError if the encoder cannot be reached now: asked before a blank is fed for a chip."""
+        """Raise EncoderUnavailableError if the encoder cannot be reached now: asked before a blank is fed."""
+
+    def check_payload(self, payload: bytes | None) -> None:
+        """Raise ValueError (naming what is wrong, never the payload's content) if this encoder cannot carry
+        out ``payload``: asked before anything is sent to the printer, so such a job spoils no blank."""

@@ -149,7 +149,8 @@ class EvolisPrinterConfig(msgspec.Struct, tag="evolis", tag_field="type", forbid
     colour_levels: Literal[32, 64, 128] = 32
     reply_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=600.0)] = 5.0
     motion_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=HOUR)] = 60.0
-    encoder: str | None = None  # the chip encoder beside it: sim+unix:///PATH (the simulator's); none: no chip stage
+    encoder: str | None = None  # the chip encoder: pcsc://READER (its contactless coupler); none: no chip stage
+    encoder_command: list[str] | None = None  # a program that encodes the chip in the reader, for pcsc:// encoders
 
 
 class CupsPrinterConfig(msgspec.Struct, tag="cups", tag_field="type", forbid_unknown_fields=True, frozen=True):
@@ -358,12 +359,15 @@ def _check_printer(printer: PrinterConfig, where: str) -> None:
         except ValueError as exc:
             raise ConfigError(f"{where}.transport: {exc}") from None
         if printer.encoder is not None:
-            from drivers.sim.encoder_client import parse_encoder_url
+            from drivers.encoders import check_encoder
 
             try:
-                parse_encoder_url(printer.encoder)
+                check_encoder(printer.encoder, printer.encoder_command)
             except ValueError as exc:
-                raise ConfigError(f"{where}.encoder: {exc}") from None
+                key = "encoder_command" if str(exc).startswith("encoder_command") else "encoder"
+                raise ConfigError(f"{where}.{key}: {str(exc).removeprefix('encoder_command: ')}") from None
+        elif printer.encoder_command is not None:
+            raise ConfigError(f'{where}.encoder_command: needs an encoder = "pcsc://READER" to hand the card over')
 
 
 def load_config(path: Path) -> Config:

@@ -35,13 +35,13 @@ def build_printer(config: PrinterConfig) -> BuiltPrinter:
         )
         return BuiltPrinter(config.name, handle.driver(), handle)
     if isinstance(config, EvolisPrinterConfig):
+        from drivers.encoders import open_encoder
         from drivers.evolis.driver import EvolisDriver
-        from drivers.sim.encoder_client import open_encoder
         from drivers.transports import open_transport
 
         driver = EvolisDriver(
             open_transport(config.transport),
-            encoder=open_encoder(config.encoder) if config.encoder else None,
+            encoder=open_encoder(config.encoder, config.encoder_command) if config.encoder else None,
             ribbon=config.ribbon,
             colour_levels=config.colour_levels,
             reply_timeout=config.reply_timeout,

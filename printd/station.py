@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from drivers.base import (
+    ENCODER_UNAVAILABLE,
     Card,
     CardInsideSensing,
     CardResult,
@@ -259,7 +260,9 @@ class PrinterWorker:
             # The next card could be printed on the blank in doubt. Someone takes it out first.
             why = f"card in doubt (job {job.id}) may be inside the printer: take it out, resolve the job, then resume"
             self.station.pause(self.name, why if result.reason is None else f"{result.reason}, {why}")
-        elif result.reason is not None and result.outcome in (Outcome.NOT_FED, Outcome.UNKNOWN):
+        elif result.reason is not None and (
+            result.outcome in (Outcome.NOT_FED, Outcome.UNKNOWN) or result.reason == ENCODER_UNAVAILABLE
+        ):  # a blank spoiled because the encoder is gone: the next card would meet the same encoder
             self.station.pause(self.name, str(result.reason))
 
     def _card_may_be_inside(self) -> bool:

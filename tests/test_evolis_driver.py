@@ -202,6 +202,9 @@ class FakeEncoder:
         if self.unreachable:
             raise EncodeError("the chip encoder is not reachable: connection refused")
 
+    def check_payload(self, payload: bytes | None) -> None:
+        """Any payload."""
+
 
 def make(printer: FakePrinter, **options: Any) -> EvolisDriver:
     settings: dict[str, Any] = {

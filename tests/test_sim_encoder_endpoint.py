@@ -146,7 +146,7 @@ def test_without_the_option_no_encoder_is_served(tmp_path: Path) -> None:
 def test_encoder_urls() -> None:
     assert parse_encoder_url("sim+unix:///run/sim/encoder.sock") == Path("/run/sim/encoder.sock")
     for bad, says in [
-        ("pcsc://ACS ACR122U", "no other encoder is supported yet"),
+        ("pcsc://ACS ACR122U", "expected sim[+]unix:///path/to/encoder.sock"),
         ("sim+unix://relative.sock", "must be absolute"),
         ("sim+unix:///a.sock?timeout=3", "must be absolute"),
     ]:
@@ -158,5 +158,5 @@ def test_the_encoder_key_of_an_evolis_printer() -> None:
     text = '[[printer]]\nname = "desk"\ntype = "evolis"\ntransport = "serial:///dev/ttyS0"\nencoder = "{}"\n'
     printer = parse_config(text.format("sim+unix:///run/sim/desk.sock")).printer[0]
     assert isinstance(printer, EvolisPrinterConfig) and printer.encoder == "sim+unix:///run/sim/desk.sock"
-    with pytest.raises(ConfigError, match=r"key printer\[0\]\.encoder: unknown encoder 'pcsc://reader'"):
-        parse_config(text.format("pcsc://reader"))
+    with pytest.raises(ConfigError, match=r"key printer\[0\]\.encoder: unknown encoder 'pcs://reader'"):
+        parse_config(text.format("pcs://reader"))

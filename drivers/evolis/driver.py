@@ -34,6 +34,7 @@ from drivers.base import (
     DriverError,
     EncodeError,
     Encoder,
+    EncoderUnavailableError,
     Outcome,
     PrinterInfo,
     PrinterOfflineError,
@@ -225,7 +226,9 @@ class EvolisDriver:
         be read; every other outcome is a CardResult (see the top of this module)."""
         try:
             front, back = render_card(card, self.ribbon, self.colour_levels)
-        except panels.ImageError as exc:
+            if self.encoder is not None:
+                self.encoder.check_payload(card.chip_payload)
+        except (panels.ImageError, ValueError) as exc:
             raise DriverError(str(exc)) from None
         return _CardRun(self, front, back, card.chip_payload).run()
 
@@ -374,15 +377,31 @@ class _CardRun:
         try:
             self.chip_uid = encoder.encode(self.payload)
             return None
+        except EncoderUnavailableError as exc:
+            self.chip_uid = exc.chip_uid
+            return self._encoder_lost(str(exc))
         except EncodeError as exc:
             self.chip_uid = exc.chip_uid
-            detail = "the chip could not be encoded"
+            detail = f"the chip could not be encoded: {exc}"
         except Exception as exc:  # the card is parked whatever the encoder did: it must be settled
             detail = f"the encoder failed ({type(exc).__name__})"
         log.warning("evolis.encode_failed", chip_uid=self.chip_uid)
         return self._reject(SpoilCategory.ENCODE_FAILED, detail, None)
 
     # --- outcomes ---
+
+    def _encoder_lost(self, detail: str) -> CardResult:
+        """The encoder could not reach the chip after ``Sic``: the counter says whether a blank was fed. A fed
+        one is rejected and spoiled; either way the reason pauses the printer (the next card would fare alike)."""
+        log.warning("evolis.encoder_unavailable", chip_uid=self.chip_uid)
+        try:
+            after = self.d._confirmed_status()
+        except (TransportError, NoReplyError, DriverError) as exc:
+            return self._unknown(f"{detail}; then the printer could not be read ({exc})")
+        assert self.before is not None
+        if after.counters.cards_fed == self.before.cards_fed:
+            return self._result(Outcome.NOT_FED, detail, base.ENCODER_UNAVAILABLE, after)
+        return self._reject(SpoilCategory.ENCODE_FAILED, detail, base.ENCODER_UNAVAILABLE)
 
     def _settle_failure(self, failure: _StepFailedError) -> CardResult:
         step = _STEP_NAMES.get(failure.command, failure.command)

@@ -20,3 +20,6 @@ class SimEncoder:
 
     def check(self) -> None:
         """In the same process as the model: always reachable."""
+
+    def check_payload(self, payload: bytes | None) -> None:
+        """The simulated chip stores any payload."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from drivers.base import EncodeError
+from drivers.base import EncodeError, EncoderUnavailableError
 
 SCHEME = "sim+unix://"
 MAX_REPLY = 4096
@@ -17,7 +17,7 @@ def parse_encoder_url(url: str) -> Path:
     if not url.startswith(SCHEME):
         raise ValueError(
             f"unknown encoder {url!r}: expected sim+unix:///path/to/encoder.sock (the simulator's encoder,"
-            " python -m drivers.sim serve --encoder-socket PATH); no other encoder is supported yet"
+            " python -m drivers.sim serve --encoder-socket PATH)"
         )
     path = url[len(SCHEME) :]
     if not path.startswith("/") or "?" in path or "#" in path:
@@ -53,7 +53,7 @@ class SocketEncoder:
         except OSError as exc:
             self.close()
             reason = exc.strerror or str(exc) or type(exc).__name__
-            raise EncodeError(f"the chip encoder at {self.path} is not reachable: {reason}") from None
+            raise EncoderUnavailableError(f"the chip encoder at {self.path} is not reachable: {reason}") from None
         status, _, rest = reply.partition(" ")
         if status == "OK" and rest and " " not in rest:
             return rest
@@ -71,10 +71,13 @@ class SocketEncoder:
         except OSError as exc:
             self.close()
             reason = exc.strerror or str(exc) or type(exc).__name__
-            raise EncodeError(f"the chip encoder at {self.path} is not reachable: {reason}") from None
+            raise EncoderUnavailableError(f"the chip encoder at {self.path} is not reachable: {reason}") from None
         if reply != f"OK {NO_UID}":
             self.close()
             raise EncodeError(f"the chip encoder at {self.path} gave an unreadable reply")
+
+    def check_payload(self, payload: bytes | None) -> None:
+        """The simulated chip stores any payload."""
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
