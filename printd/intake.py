@@ -2,7 +2,8 @@
 in a helper process.
 
 A job file is JSON: ``ref``, ``priority``, ``front`` and optional ``back`` (a path or a ``data:`` URI of a PNG
-or JPEG image), optional ``holder`` (display name), optional ``chip`` (the chip payload, text) and optional
+or JPEG image), optional ``holder`` (display name), optional ``chip`` (the chip payload: an APDU script, a JSON list
+as drivers/encoders/apdu.py documents it, checked here; or text for the station's encoding program) and optional
 ``station`` (the only station that may print it). Error messages name the field and never repeat its content: the
 content is personal data.
 """
@@ -27,6 +28,7 @@ from typing import Annotated
 import msgspec
 from PIL import Image, UnidentifiedImageError
 
+from drivers.encoders.apdu import ScriptError, is_script, parse_script
 from printd.errors import PrintdError
 from printd.file_access import NotRegularFileError, Reader, ReadForbiddenError, open_regular
 from printd.jobs import Priority
@@ -38,6 +40,7 @@ from printd.validation import explain
 log = get_logger("printd.intake")
 
 MAX_IMAGE_BYTES = 8 << 20
+MAX_CHIP_CHARS = 65536
 MAX_IMAGE_PIXELS = 4096 * 4096
 
 Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
@@ -52,7 +55,7 @@ class JobFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     priority: str = "normal"
     back: str | None = None
     holder: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    chip: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
+    chip: Annotated[str, msgspec.Meta(max_length=MAX_CHIP_CHARS)] | list[object] | None = None
     station: (
         Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None
     ) = None  # only this station's printers may print it (a walk-in at that counter, a school batch for the van)
@@ -73,8 +76,23 @@ def parse_job(obj: object, *, base_dir: Path | None = None, reader: Reader | Non
         ) from None
     front = load_image(job.front, "front", job.ref, base_dir, reader)
     back = load_image(job.back, "back", job.ref, base_dir, reader) if job.back else None
-    content = JobContent(front=front, back=back, chip=job.chip.encode() if job.chip else None, holder=job.holder)
+    content = JobContent(front=front, back=back, chip=_chip_payload(job.chip, job.ref), holder=job.holder)
     return NewJob(ref=job.ref, priority=priority, content=content, station=job.station)
+
+
+def _chip_payload(chip: str | list[object] | None, ref: str) -> bytes | None:
+    """The payload as stored: a script (a list, or text that is one) checked step by step, other text as it is."""
+    if chip is None or chip == "":
+        return None
+    payload = msgspec.json.encode(chip) if isinstance(chip, list) else chip.encode()
+    if isinstance(chip, list) or is_script(payload):
+        if len(payload) > 4 * MAX_CHIP_CHARS:
+            raise PrintdError("job.invalid", f"job {ref}: chip: the script is longer than {4 * MAX_CHIP_CHARS} bytes")
+        try:
+            parse_script(payload)
+        except ScriptError as exc:
+            raise PrintdError("job.invalid", f"job {ref}: chip: {exc}") from None
+    return payload
 
 
 OFFLOAD_MIN_JOBS = 64

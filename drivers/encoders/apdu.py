@@ -108,7 +108,7 @@ def _where(message: str) -> str:
     """msgspec's message with its path ``$[2].apdu`` told as "step 3, apdu" (it never quotes values)."""
     match = re.search(r"at `\$\[(\d+)\](?:\.(\w+))?`", message)
     if match is None:
-        return message
+        return 'must be a JSON list of steps like [{"apdu": "00A4...", "expect": "9000"}]'
     what = message[: match.start()].strip().rstrip("-").strip()
     field = f", {match.group(2)}" if match.group(2) else ""
     return f"step {int(match.group(1)) + 1}{field}: {what[0].lower() + what[1:] if what else 'invalid'}"
