@@ -9,12 +9,24 @@
 #   the card is sent to the reject box (``Ser``) and is SPOILED. If the counter cannot be read (link lost,
 #   no reply), or the printer's answer to ``Se`` cannot be trusted, the outcome is UNKNOWN.
 # * An "OK" to ``Se`` with the counter not advanced contradicts the counter: UNKNOWN, never PRINTED.
+# * An error reply to ``Se`` is checked before a good card is given up (printers answer false errors): the
+#   status is read twice, `confirm_delay` apart. An error in the second read is a real condition: the card is
+#   settled as a failure (rejected, SPOILED). Otherwise the card sensor (``Rse;p``) decides: the card still
+#   inside -> ``Se`` once more (OK -> PRINTED, an error -> settled as a failure); no card inside -> the card
+#   left the printer and nobody can say whether it is good: UNKNOWN, "look in the output hopper"; a sensor
+#   that gives no answer -> settled as a failure.
 #
 # Order of a card: status and counters; ``Pr``; with an encoder ``Sic`` (the card is fed and parked at the
 # contactless station), encode, ``Ser`` if that fails; ``Ss``, ``Sr``, the front panels, ``Sv`` and the back
 # panels; ``Se``. The chip is encoded before printing: ``Sic`` inserts a card (programming guide), the
 # common practice with Evolis printers, and a chip that fails spoils a blank without printing a person's
 # face and data on it.
+#
+# Compressed panels: K and O go as ``Dbc`` (protocol.py, panels.compress_mono) when `compress_panels` is
+# "always", or "auto" and the model ``open()`` read is one the programming guide lists for it
+# (protocol.accepts_compressed_panels); Y, M and C always go as ``Db``. A printer that answers ``Dbc`` as an
+# unknown command did nothing with it: the line is let go quiet, the panel is sent as ``Db``, and this driver
+# sends no more ``Dbc`` until it is opened again.
 
 from __future__ import annotations
 
@@ -43,7 +55,7 @@ from drivers.base import (
     SpoilCategory,
 )
 from drivers.evolis import panels, protocol, status
-from drivers.evolis.link import Link, NoReplyError
+from drivers.evolis.link import LineBusyError, Link, NoReplyError
 from drivers.evolis.protocol import Command, Reply
 from drivers.transport import Transport, TransportError
 
@@ -51,6 +63,8 @@ log = structlog.get_logger("drivers.evolis.driver")
 
 MONO_RIBBONS = frozenset({"kb", "kw", "kr", "kbl", "kgr", "kgo", "ksi", "ksc", "ka"})
 _COLOUR = ("y", "m", "c", "k", "o")
+COMPRESS_MODES = ("auto", "always", "never")
+"""``compress_panels``: by the model (`protocol.accepts_compressed_panels`), always, or never."""
 
 
 def ribbon_panels(ribbon: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -127,6 +141,7 @@ _STEP_NAMES = {
     "Sr": "the front side",
     "Sv": "the back side",
     "Db": "a panel download",
+    "Dbc": "a compressed panel download",
     "Sic": "the move to the chip station",
     "Se": "the eject",
     "Ser": "the move to the reject box",
@@ -138,7 +153,9 @@ class EvolisDriver:
 
     ``reply_timeout`` bounds ordinary replies; ``motion_timeout`` bounds replies to commands that move a
     card or print a panel; ``quiet_timeout`` completes an unterminated reply. ``confirm_delay`` is the pause
-    before a status that shows an error is read again (see `status`).
+    before a status that shows an error is read again (see `status`). ``open_quiet`` is how long `open` waits
+    for a quiet line after a reply went missing on this link (else ``quiet_timeout``), at most
+    ``settle_limit``. ``compress_panels``: see the top of this module.
     """
 
     def __init__(
@@ -152,8 +169,13 @@ class EvolisDriver:
         motion_timeout: float = 60.0,
         quiet_timeout: float = 0.2,
         confirm_delay: float = 0.5,
+        open_quiet: float = 1.0,
+        settle_limit: float = 10.0,
+        compress_panels: str = "auto",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if compress_panels not in COMPRESS_MODES:
+            raise ValueError(f"compress_panels is {compress_panels!r}; expected one of {', '.join(COMPRESS_MODES)}")
         self._front, self._back = ribbon_panels(ribbon)
         protocol.panel_bits("y", colour_levels)
         self.ribbon = ribbon
@@ -164,11 +186,25 @@ class EvolisDriver:
         self._sleep = sleep
         self._link = Link(transport, reply_timeout=reply_timeout, quiet_timeout=quiet_timeout)
         self._ask_rst = True
+        self.open_quiet = open_quiet
+        self.settle_limit = settle_limit
+        self.compress_panels = compress_panels
+        self.compressing = False
+        """Whether K and O panels go as ``Dbc``: decided by `open`."""
 
     # ------------------------------------------------------------------------------------- the contract
 
     def open(self) -> PrinterInfo:
-        """Read model, serial number and firmware; hand error management to the host (``Pem;2``)."""
+        """Wait for a quiet line, discarding stale input (so that a reply to a command sent before a reconnect is
+        not taken for the answer to a new one); read model, serial number and firmware; hand error management
+        to the host (``Pem;2``); decide whether panels go compressed."""
+        link = self._link
+        try:
+            link.settle(self.open_quiet if link.owes_reply else link.quiet_timeout, self.settle_limit)
+        except LineBusyError as exc:
+            raise PrinterOfflineError(f"printer not usable: {exc}") from exc
+        except TransportError as exc:
+            raise PrinterOfflineError(f"printer not reachable: {exc}") from exc
         try:
             model = self._value(protocol.read_model())
             serial = self._value(protocol.read_serial())
@@ -180,6 +216,9 @@ class EvolisDriver:
             # The printer then rejects failed cards by itself; the counters still settle every card.
             log.warning("evolis.error_management_refused")
         self._ask_rst = True
+        known = protocol.accepts_compressed_panels(model, firmware)
+        self.compressing = self.compress_panels == "always" or (self.compress_panels == "auto" and known)
+        log.info("evolis.opened", compressed_panels=self.compressing, model_listed_for_compression=known)
         return PrinterInfo(model=model, serial_number=serial, firmware=firmware)
 
     def close(self) -> None:
@@ -331,7 +370,9 @@ class _CardRun:
             if self.back is not None:
                 self._step(protocol.back_side(), motion=True)
                 self._panels(self.back)
-            self._step(protocol.end_sequence(), motion=True)
+            ejected = self._eject()
+            if ejected is not None:
+                return ejected
         except _StepFailedError as failure:
             return self._settle_failure(failure)
         except (TransportError, DriverError) as exc:
@@ -359,8 +400,6 @@ class _CardRun:
         Only the second read decides: a false error (a Primacy reporting its ribbon ended while ribbon remains)
         can show in the reply and in the status read right after it, and is gone from the next. A condition
         that is really there is in both reads, and the card is settled as the failure it is."""
-        if cmd.name == "Se":
-            return False  # the card may have left; sending Se again could eject the next one
         d = self.d
         first = d._status()
         d._sleep(d.confirm_delay)
@@ -370,8 +409,61 @@ class _CardRun:
         return True
 
     def _panels(self, side: list[Panel]) -> None:
+        d = self.d
         for panel in side:
-            self._step(protocol.download_panel(panel.panel, panel.levels, panel.data), motion=True)
+            plain = protocol.download_panel(panel.panel, panel.levels, panel.data)
+            if not (d.compressing and panel.panel in protocol.MONO_PANELS):
+                self._step(plain, motion=True)
+                continue
+            packed = protocol.download_compressed_panel(panel.panel, panel.levels, panels.compress_mono(panel.data))
+            reply = d._exchange(packed, d.motion_timeout)
+            if reply.ok:
+                continue
+            if reply.text.startswith("ERROR CDE") or reply.nack_code == "1":
+                # Not a command this printer knows, so it did nothing; the panel goes as Db.
+                log.warning("evolis.compressed_panels_refused", panel=panel.panel)
+                d.compressing = False
+                d._link.settle(d._link.quiet_timeout, d.settle_limit)
+                self._step(plain, motion=True)
+                continue
+            if not self.retried and self._looks_spurious(packed):
+                self.retried = True
+                self._step(packed, motion=True)
+                continue
+            log.warning("evolis.card_step_failed", command=packed.name, error=reply.is_error)
+            raise _StepFailedError(packed.name, reply)
+
+    def _eject(self) -> CardResult | None:
+        """``Se``; None when the printer answered OK. An error reply is checked against the status and the card
+        sensor (see the top of this module) before the card is given up."""
+        d = self.d
+        cmd = protocol.end_sequence()
+        reply = d._exchange(cmd, d.motion_timeout)
+        if reply.ok:
+            return None
+        if not reply.is_error:
+            raise _StepFailedError(cmd.name, reply)
+        log.warning("evolis.eject_error_reply")
+        first = d._status()
+        d._sleep(d.confirm_delay)
+        if d._status().errors:
+            raise _StepFailedError(cmd.name, reply)  # a real condition
+        inside = d.card_inside()
+        answer = reply.text[:60].encode("ascii", "replace").decode()
+        if inside is False:
+            log.warning("evolis.eject_error_card_left")
+            return self._with_after(
+                Outcome.UNKNOWN,
+                f"the printer answered {answer!r} to the eject (Se), but no error is left and its sensor says "
+                "the card left it: look in the output hopper and check the card",
+            )
+        if inside is None:
+            raise _StepFailedError(cmd.name, reply)
+        log.info("evolis.eject_retried", first=sorted(str(r) for r in first.errors))
+        retry = d._exchange(cmd, d.motion_timeout)
+        if not retry.ok:
+            raise _StepFailedError(cmd.name, retry)
+        return None
 
     def _encode(self, encoder: Encoder) -> CardResult | None:
         try:

@@ -13,20 +13,22 @@ from drivers.transport import Transport
 
 log = structlog.get_logger("drivers.evolis.link")
 
-_DRAIN_LIMIT = 64
-"""Reads of stale input before a command, at most (a printer babbling forever is not drained)."""
-
 
 class NoReplyError(DriverError):
     """No usable reply in time: none, or bytes that are no reply. The message names the command only."""
+
+
+class LineBusyError(NoReplyError):
+    """The printer kept sending when the link waited for the line to go quiet."""
 
 
 class Link:
     """Sends commands and reads replies; owns the reply decoder.
 
     A reply without terminator is completed when the link stays quiet for ``quiet_timeout`` after its last
-    byte. After a timeout or an unexpected extra reply, stale input is drained before the next command.
-    TransportError from the transport propagates unchanged.
+    byte. After a timeout or an unexpected extra reply the link is out of step (`owes_reply`): before the next
+    command it waits for the line to go quiet (`settle`), discarding what comes. TransportError from the
+    transport propagates unchanged.
     """
 
     def __init__(
@@ -44,10 +46,40 @@ class Link:
         self._decoder = ReplyDecoder()
         self._stale = False
 
+    @property
+    def owes_reply(self) -> bool:
+        """True when a reply may still come for a command that was given up on (or one extra came)."""
+        return self._stale
+
+    def settle(self, quiet: float, limit: float) -> int:
+        """Wait until the line has been quiet for ``quiet`` seconds, discarding what arrives meanwhile (a reply
+        to a command sent before a reconnect or a timeout, a printer's start-up noise); return the number of
+        bytes discarded. LineBusyError when the printer is still sending after ``limit`` seconds."""
+        self._decoder = ReplyDecoder()
+        start = quiet_since = self._clock()
+        discarded = 0
+        while True:
+            now = self._clock()
+            if now - quiet_since >= quiet:
+                break
+            if now - start >= limit:
+                raise LineBusyError(
+                    f"the printer kept sending for {limit:g} s without a {quiet:g} s pause ({discarded} bytes "
+                    "discarded): is another program talking to it, or is the serial speed wrong?"
+                )
+            chunk = self.transport.read(min(quiet - (now - quiet_since), limit - (now - start)))
+            if chunk:
+                discarded += len(chunk)
+                quiet_since = self._clock()
+        self._stale = False
+        if discarded:
+            log.info("evolis.stale_input_discarded", size=discarded)
+        return discarded
+
     def exchange(self, cmd: Command, timeout: float | None = None) -> Reply:
         """Send ``cmd`` and return its reply; NoReplyError if none comes within ``timeout``."""
         if self._stale:
-            self._drain()
+            self.settle(self.quiet_timeout, self.reply_timeout)
         self.transport.write(encode_command(cmd))
         deadline = self._clock() + (self.reply_timeout if timeout is None else timeout)
         while True:
@@ -78,10 +110,3 @@ class Link:
                     log.warning("evolis.extra_reply", command=cmd.name, replies=len(replies))
                     self._stale = True
                 return replies[-1]
-
-    def _drain(self) -> None:
-        self._decoder = ReplyDecoder()
-        for _ in range(_DRAIN_LIMIT):
-            if not self.transport.read(0):
-                break
-        self._stale = False

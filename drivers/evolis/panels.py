@@ -1,4 +1,4 @@
-"""Card images to Evolis panel data (Db payloads) and back, vectorised with numpy."""
+"""Card images to Evolis panel data (Db payloads, and Dbc's compressed K/O form) and back, vectorised with numpy."""
 
 # Orientation (the one convention both directions follow exactly):
 #
@@ -11,6 +11,11 @@
 # * K and O: 1 bit a pixel, most significant bit first, 1 = print (resin black, varnish). Y, M, C: 5, 6 or
 #   7 bits a pixel, most significant bit first, packed end to end; the value is the amount of dye, 0 = none,
 #   levels - 1 = full (Y from blue, M from green, C from red: 255 - channel, quantised).
+#
+# Compressed K/O (the ``Dbc`` payload; Evolis Programming Guide A5013 rev. E, "Data compression"): line by
+# line, 1016 lines of 81 bytes. A line of all 0x00 bytes (white) is the single byte 0x00; a line of all 0xFF
+# bytes (black) the single byte 0xFF; any other line is N (1..81), the index of its last non-zero byte, then
+# its first N bytes (the bytes after them are white).
 
 from __future__ import annotations
 
@@ -22,6 +27,11 @@ import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from drivers.evolis.protocol import PANEL_HEIGHT, PANEL_WIDTH, ProtocolError, panel_bits, panel_data_size
+
+LINE_BYTES = PANEL_WIDTH // 8
+"""Bytes in one K/O panel line (81)."""
+WHITE_LINE = 0x00
+BLACK_LINE = 0xFF
 
 CARD_WIDTH = PANEL_HEIGHT
 """Landscape card image width in pixels."""
@@ -148,6 +158,56 @@ def pack_levels(values: U8Array, levels: int) -> bytes:
 def ymc_panels(image: Image.Image, levels: int) -> dict[str, bytes]:
     """The Y, M and C panels of a card at 32, 64 or 128 levels."""
     return {panel: pack_levels(values, levels) for panel, values in dye_levels(image, levels).items()}
+
+
+def compress_mono(data: bytes) -> bytes:
+    """K/O panel data (82,296 bytes) to its compressed ``Dbc`` form (see the top of this module)."""
+    if len(data) != panel_data_size("k", 2):
+        raise ProtocolError(f"a K/O panel is {panel_data_size('k', 2)} bytes, not {len(data)}")
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(PANEL_HEIGHT, LINE_BYTES)
+    inked = rows != 0
+    # N, the 1-based index of each line's last non-zero byte (0 for a white line)
+    last = np.where(inked.any(axis=1), LINE_BYTES - np.argmax(inked[:, ::-1], axis=1), 0).tolist()
+    black = (rows == BLACK_LINE).all(axis=1).tolist()
+    out = bytearray()
+    for line, (n, full) in enumerate(zip(last, black, strict=True)):
+        if full:
+            out.append(BLACK_LINE)
+        elif n == 0:
+            out.append(WHITE_LINE)
+        else:
+            start = line * LINE_BYTES
+            out.append(n)
+            out += data[start : start + n]
+    return bytes(out)
+
+
+def decompress_mono(data: bytes) -> bytes:
+    """A compressed K/O panel (``Dbc`` payload) back to its 82,296 bytes; ProtocolError when it is not exactly
+    1016 well-formed lines."""
+    out = bytearray()
+    i, lines, size = 0, 0, len(data)
+    while i < size:
+        if lines == PANEL_HEIGHT:
+            raise ProtocolError(f"compressed panel has bytes after its {PANEL_HEIGHT} lines")
+        head = data[i]
+        i += 1
+        if head == WHITE_LINE:
+            out += bytes(LINE_BYTES)
+        elif head == BLACK_LINE:
+            out += b"\xff" * LINE_BYTES
+        elif head <= LINE_BYTES:
+            if i + head > size:
+                raise ProtocolError(f"compressed panel line {lines + 1} is cut short")
+            out += data[i : i + head]
+            out += bytes(LINE_BYTES - head)
+            i += head
+        else:
+            raise ProtocolError(f"compressed panel line {lines + 1} announces {head} bytes (at most {LINE_BYTES})")
+        lines += 1
+    if lines != PANEL_HEIGHT:
+        raise ProtocolError(f"compressed panel has {lines} lines, not {PANEL_HEIGHT}")
+    return bytes(out)
 
 
 def decode_k_panel(data: bytes) -> BoolArray:

@@ -7,8 +7,14 @@
 #   parameters each introduced by ";", then CR (0x0D). Parameters are printable ASCII without ";".
 # * `Db;<panel>;<levels>;<data>` is the one command with a binary payload: exactly
 #   `panel_data_size(panel, levels)` bytes follow the ";" after <levels>, then CR. The payload may hold any
-#   byte (CR, ESC and ";" included), so it is counted, never scanned. The compressed form `Dbc` is not
-#   supported: it is never sent, and a printer-side decoder sees it as a plain text command.
+#   byte (CR, ESC and ";" included), so it is counted, never scanned.
+# * `Dbc;<panel>;<levels>;<count>;<data>` is the compressed form, here for K and O only (2 levels): exactly
+#   <count> bytes of data follow, then CR; the data is a K/O panel compressed line by line (see
+#   `drivers.evolis.panels.compress_mono`). This is the form the guide gives in its chapter on compression
+#   and the one the vendor's own Windows driver sent to a Dualys (captures in dpavlin/Printer-EVOLIS,
+#   test.windows/: `Dbc;k;2;83223;...`). The guide's command table lists a fourth parameter, a start line,
+#   before the count; no captured traffic carries it, and a decoder cannot tell it from data, so it is not
+#   accepted.
 # * Between commands the decoder skips NUL bytes (hosts pad with them); any other byte outside a command is
 #   malformed. The guide lets a command follow a CR without its ESC; this codec always requires the ESC so
 #   that it can resynchronise after garbage.
@@ -45,6 +51,8 @@ COLOUR_LEVELS: dict[int, int] = {32: 5, 64: 6, 128: 7}
 
 MAX_TEXT_COMMAND = 512
 """Longest text command (ESC and CR excluded) the printer-side decoder accepts."""
+MAX_COMPRESSED = PANEL_HEIGHT * (PANEL_WIDTH // 8 + 1)
+"""Longest ``Dbc`` payload: every line a length byte and all its bytes (83,312 bytes)."""
 MAX_REPLY = 4096
 """Longest reply the host-side decoder accepts."""
 
@@ -61,7 +69,7 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    """One command: ``name`` ("Rco", "Db"...), its parameters, and the binary payload of ``Db``."""
+    """One command: ``name`` ("Rco", "Db"...), its parameters, and the binary payload of ``Db`` / ``Dbc``."""
 
     name: str
     params: tuple[str, ...] = ()
@@ -108,15 +116,29 @@ def _check_command(cmd: Command) -> None:
         if len(cmd.data) != size:
             head = f"Db;{cmd.params[0]};{cmd.params[1]}"
             raise ProtocolError(f"{head} carries {size} bytes, not {len(cmd.data)}")
+    elif cmd.name == "Dbc":
+        if len(cmd.params) != 3 or not cmd.params[1].isdigit() or not cmd.params[2].isdigit():
+            raise ProtocolError("Dbc takes a panel, a number of levels and a byte count")
+        _check_compressed(cmd.params[0], int(cmd.params[1]), int(cmd.params[2]))
+        if len(cmd.data) != int(cmd.params[2]):
+            raise ProtocolError(f"Dbc announces {cmd.params[2]} bytes but carries {len(cmd.data)}")
     elif cmd.data:
         raise ProtocolError(f"{cmd.name} carries no binary data")
 
 
+def _check_compressed(panel: str, levels: int, count: int) -> None:
+    if panel not in MONO_PANELS:
+        raise ProtocolError("Dbc is sent for the k and o panels only")
+    panel_bits(panel, levels)
+    if not 0 < count <= MAX_COMPRESSED:
+        raise ProtocolError(f"a Dbc payload is 1 to {MAX_COMPRESSED} bytes, not {count}")
+
+
 def encode_command(cmd: Command) -> bytes:
-    """ESC + name + (";" + param)* [+ ";" + data for Db] + CR."""
+    """ESC + name + (";" + param)* [+ ";" + data for Db and Dbc] + CR."""
     _check_command(cmd)
     head = ";".join((cmd.name, *cmd.params)).encode("ascii")
-    if cmd.name == "Db":
+    if cmd.name in ("Db", "Dbc"):
         return b"\x1b" + head + b";" + cmd.data + b"\r"
     return b"\x1b" + head + b"\r"
 
@@ -177,6 +199,28 @@ def download_panel(panel: str, levels: int, data: bytes) -> Command:
     cmd = Command("Db", (panel, str(levels)), bytes(data))
     _check_command(cmd)
     return cmd
+
+
+def download_compressed_panel(panel: str, levels: int, data: bytes) -> Command:
+    """``Dbc;<panel>;<levels>;<count>;<data>``: ``data`` is a K/O panel already compressed
+    (`drivers.evolis.panels.compress_mono`); its length is the count."""
+    cmd = Command("Dbc", (panel, str(levels), str(len(data))), bytes(data))
+    _check_command(cmd)
+    return cmd
+
+
+COMPRESSED_PANEL_MODELS = ("tattoo", "pebble", "dualys", "quantum", "kiosk")
+"""Models the programming guide (A5013 rev. E, Dbc) lists as taking compressed panels, as parts of a model name.
+The guide names no firmware version for it; Primacy, Zenius and KC200 are newer than the guide, which says
+nothing of them."""
+
+
+def accepts_compressed_panels(model: str, firmware: str) -> bool:
+    """Whether a printer that reports ``model`` (``Rtp``) and ``firmware`` (``Rfv``) is known to take ``Dbc``.
+    ``firmware`` is asked for, but no public source ties Dbc to a firmware version, so it decides nothing yet."""
+    del firmware
+    name = model.strip().lower()
+    return any(part in name for part in COMPRESSED_PANEL_MODELS)
 
 
 def end_sequence() -> Command:
@@ -269,7 +313,7 @@ class CommandDecoder:
         self._text = bytearray()
         self._data = bytearray()
         self._remaining = 0
-        self._db_params: tuple[str, str] = ("", "")
+        self._db_params: tuple[str, ...] = ("", "")
 
     @property
     def in_command(self) -> bool:
@@ -309,12 +353,12 @@ class CommandDecoder:
                     self._state = _State.DATA_END
             elif data[i] == CR:  # DATA_END
                 i += 1
-                panel, levels = self._db_params
-                events.append(Command("Db", (panel, levels), bytes(self._data)))
+                name = "Dbc" if len(self._db_params) == 3 else "Db"
+                events.append(Command(name, self._db_params, bytes(self._data)))
                 self._data = bytearray()
                 self._state = _State.IDLE
             else:  # DATA_END, and the byte is not consumed: an ESC there starts the next command
-                events.append(ProtocolError("Db data not followed by CR"))
+                events.append(ProtocolError("panel data not followed by CR"))
                 self._data = bytearray()
                 self._state = _State.DISCARD
         return events
@@ -337,6 +381,8 @@ class CommandDecoder:
             self._text.append(byte)
             if byte == 0x3B and self._text.startswith(b"Db;") and self._text.count(b";") == 3:
                 self._start_db_data(events)
+            elif byte == 0x3B and self._text.startswith(b"Dbc;") and self._text.count(b";") == 4:
+                self._start_dbc_data(events)
 
     def _start_db_data(self, events: list[Command | ProtocolError]) -> None:
         _, panel, levels, _ = bytes(self._text).split(b";")
@@ -354,6 +400,22 @@ class CommandDecoder:
         self._remaining = size
         self._state = _State.DATA
 
+    def _start_dbc_data(self, events: list[Command | ProtocolError]) -> None:
+        _, panel, levels, count, _ = bytes(self._text).split(b";")
+        try:
+            if not levels.isdigit() or len(levels) > 3 or not count.isdigit() or len(count) > 6:
+                raise ProtocolError("Dbc levels and byte count are numbers")
+            _check_compressed(panel.decode("ascii"), int(levels), int(count))
+        except (ProtocolError, UnicodeDecodeError) as exc:
+            message = str(exc) if isinstance(exc, ProtocolError) else "Dbc panel is not ASCII"
+            events.append(ProtocolError(message))
+            self._state = _State.DISCARD
+            return
+        self._db_params = (panel.decode("ascii"), levels.decode("ascii"), count.decode("ascii"))
+        self._data = bytearray()
+        self._remaining = int(count)
+        self._state = _State.DATA
+
     @staticmethod
     def _text_command(body: bytes) -> Command | ProtocolError:
         try:
@@ -364,6 +426,8 @@ class CommandDecoder:
         cmd = Command(name, tuple(params))
         if name == "Db":
             return ProtocolError("Db takes a panel, a number of levels and data")
+        if name == "Dbc":
+            return ProtocolError("Dbc takes a panel, a number of levels, a byte count and data")
         try:
             _check_command(cmd)
         except ProtocolError as exc:

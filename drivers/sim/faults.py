@@ -8,6 +8,7 @@
 #                | "ribbon ends" ("ribbon ended") | "ribbon jam" | "encode fails" | "cover opens"
 #                | "feeder empty" | "feeder near empty" | "reject box full"
 #                | "garbled reply" | "no reply" ("reply timeout") | "link lost" | "spurious ribbon ended"
+#                | "late reply" ("slow reply") | "spurious eject error" | "eject error after eject"
 #   after-fault := "feeder empty" | "feeder near empty" | "reject box full" | "cover opens" | "ribbon ends"
 #                | "ribbon jam" | "head temperature"
 #   stage       := "before feeding" ("at feed") | "at the encoder" ("while encoding")
@@ -37,10 +38,15 @@
 #   cover opens          feed, encoder, panels, eject   feeder (near) empty, reject box full   feed
 #   garbled reply, no reply   eject, feed, encoder, panels       link lost   panels, feed, encoder, eject
 #   spurious ribbon ended     feed, panels
+#   late reply   eject, feed, encoder, panels       spurious eject error, eject error after eject   eject
 #
 # Link faults: "garbled reply" garbles the reply, "no reply" never sends it, "link lost" drops the link as the
 # printer answers (an in-process link is then unplugged until the host reconnects; on a served link the reply
-# is only withheld). In each case the printer carried the command out.
+# is only withheld), "late reply" sends it `SimPrinter.late_reply_seconds` later (longer than a host waits, so
+# it arrives unasked, on whatever link is then open, before any later reply). In each case the printer carried
+# the command out. Two faults are false answers to card N's eject (Se): "spurious eject error" answers ERR and
+# leaves the card, fine, inside (the status shows no error; a second Se ejects it); "eject error after eject"
+# answers ERR although the card went to the output hopper.
 # "spurious ribbon ended" is the field quirk of a Primacy reporting its ribbon ended while ribbon remains:
 # before feeding, ONE general status reply (Rst) before card N reports DEF_RIBBON_ENDED; during the panels,
 # card N's first Db answers "ERR RIBBON ENDED" without doing anything, and the next Rst reports it too.
@@ -81,6 +87,9 @@ class FaultKind(enum.StrEnum):
     GARBLED_REPLY = "garbled reply"
     NO_REPLY = "no reply"
     LINK_LOST = "link lost"
+    LATE_REPLY = "late reply"
+    SPURIOUS_EJECT_ERROR = "spurious eject error"
+    EJECT_ERROR_AFTER_EJECT = "eject error after eject"
     FEEDER_EMPTY = "feeder empty"
     FEEDER_NEAR_EMPTY = "feeder near empty"
     REJECT_BOX_FULL = "reject box full"
@@ -126,6 +135,11 @@ _PHRASES: dict[str, FaultKind] = {
     "reply timeout": FaultKind.NO_REPLY,
     "link lost": FaultKind.LINK_LOST,
     "link drops": FaultKind.LINK_LOST,
+    "late reply": FaultKind.LATE_REPLY,
+    "slow reply": FaultKind.LATE_REPLY,
+    "spurious eject error": FaultKind.SPURIOUS_EJECT_ERROR,
+    "false eject error": FaultKind.SPURIOUS_EJECT_ERROR,
+    "eject error after eject": FaultKind.EJECT_ERROR_AFTER_EJECT,
     "feeder empty": FaultKind.FEEDER_EMPTY,
     "feeder empties": FaultKind.FEEDER_EMPTY,
     "feeder near empty": FaultKind.FEEDER_NEAR_EMPTY,
@@ -163,6 +177,9 @@ STAGES: dict[FaultKind, tuple[Stage, ...]] = {
     FaultKind.GARBLED_REPLY: (Stage.EJECT, Stage.FEED, Stage.ENCODER, Stage.PANELS),
     FaultKind.NO_REPLY: (Stage.EJECT, Stage.FEED, Stage.ENCODER, Stage.PANELS),
     FaultKind.LINK_LOST: (Stage.PANELS, Stage.FEED, Stage.ENCODER, Stage.EJECT),
+    FaultKind.LATE_REPLY: (Stage.EJECT, Stage.FEED, Stage.ENCODER, Stage.PANELS),
+    FaultKind.SPURIOUS_EJECT_ERROR: (Stage.EJECT,),
+    FaultKind.EJECT_ERROR_AFTER_EJECT: (Stage.EJECT,),
     FaultKind.FEEDER_EMPTY: (Stage.FEED,),
     FaultKind.FEEDER_NEAR_EMPTY: (Stage.FEED,),
     FaultKind.REJECT_BOX_FULL: (Stage.FEED,),
@@ -176,6 +193,8 @@ NOT_AT: dict[FaultKind, str] = {
     FaultKind.RIBBON_ENDS: "the ribbon moves only while panels print; one that ended earlier stops the feed",
     FaultKind.RIBBON_JAM: "the ribbon moves only while panels print; one that jammed earlier stops the feed",
     FaultKind.ENCODE_FAILS: "the chip is written only while the card is parked at the encoder, before any panel",
+    FaultKind.SPURIOUS_EJECT_ERROR: "it is an answer to the eject (Se)",
+    FaultKind.EJECT_ERROR_AFTER_EJECT: "it is an answer to the eject (Se)",
     FaultKind.FEEDER_EMPTY: "the feeder's level changes only when a blank is fed, so its sensor trips at a feed",
     FaultKind.FEEDER_NEAR_EMPTY: "the feeder's level changes only when a blank is fed, so its sensor trips at a feed",
     FaultKind.REJECT_BOX_FULL: "the reject box fills only when a card drops into it, and a full box stops the next"
@@ -197,7 +216,10 @@ FEED_CONDITIONS = frozenset(
         FaultKind.REJECT_BOX_FULL,
     }
 )
-LINK_FAULTS = frozenset({FaultKind.GARBLED_REPLY, FaultKind.NO_REPLY, FaultKind.LINK_LOST})
+EJECT_REPLY_FAULTS = frozenset({FaultKind.SPURIOUS_EJECT_ERROR, FaultKind.EJECT_ERROR_AFTER_EJECT})
+"""Link faults that strike the reply to ``Se`` only (a ``Ser`` that ends the card instead is answered as usual)."""
+LINK_FAULTS = frozenset({FaultKind.GARBLED_REPLY, FaultKind.NO_REPLY, FaultKind.LINK_LOST, FaultKind.LATE_REPLY})
+LINK_FAULTS |= EJECT_REPLY_FAULTS
 # Conditions that stop the printer from feeding (or warn) once N blanks have been fed, until cleared (Scs).
 AFTER_FAULTS = frozenset(
     {

@@ -13,8 +13,16 @@
 #
 # Scripted link faults (drivers/sim/faults.py) strike a card's command by stage: ``Pr`` before feeding, ``Sic``
 # at the encoder, the card's first ``Db`` during the panels, ``Se``/``Ser`` at eject. The printer carries the
-# command out; then the reply is garbled, withheld, or the link drops (`take_link_drop`: the in-process link
-# unplugs itself; a served link only withholds the reply).
+# command out; then the reply is garbled, withheld, held back `late_reply_seconds` (`take_late_replies`: the
+# link delivers it when it is due, unasked, or at the latest ahead of the next reply), or the link drops
+# (`take_link_drop`: the in-process link unplugs itself; a served link only withholds the reply). The two false
+# eject errors strike ``Se`` only: "spurious eject error" answers ERR and does nothing (the card stays inside,
+# fine), "eject error after eject" ejects the card and answers ERR.
+#
+# Compressed panels (``Dbc``, K and O): accepted by a model the programming guide lists for it
+# (`drivers.evolis.protocol.accepts_compressed_panels`, asked with the model name and firmware this printer
+# reports); any other model answers "ERROR CDE", an unknown command, and does nothing. An accepted ``Dbc`` is
+# decompressed and then handled exactly as the ``Db`` of the same panel.
 #
 # Serial ACK/NACK mode (``Pcom;<port>;<speed>;<parity>;<data bits>;<stop bits>;ACK/NACK``, or ``ack_nack``):
 # "OK" becomes ACK and an error becomes NACK + code (`NACK_CODE`). The guide does not say what a read command
@@ -22,6 +30,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +40,7 @@ import structlog
 from drivers.evolis import protocol
 from drivers.evolis.protocol import Command, CommandDecoder, ProtocolError
 from drivers.sim.cards import CardRecord
-from drivers.sim.faults import FaultKind, Stage
+from drivers.sim.faults import EJECT_REPLY_FAULTS, FaultKind, Stage
 from drivers.sim.model import WARNINGS, Condition, MechanismError, PrinterModel, SequenceError
 
 log = structlog.get_logger("drivers.sim.printer")
@@ -67,6 +77,7 @@ REPLY_MALFORMED = "ERROR CDE FRAME"
 REPLY_PARAMETER = "ERR PARAMETER"
 REPLY_SEQUENCE = "ERR SEQUENCE"
 REPLY_NO_OPTION = "ERR NO OPTION"
+REPLY_EJECT = "ERR EJECT"
 
 # The NACK code of the ACK/NACK serial mode: 1 command, 2 parameter, T time-out or mechanical, C cover open,
 # F feeder, R ribbon (Evolis programming guide, "Definition of the ACK/NACK Protocol").
@@ -93,6 +104,8 @@ LINK_FAULT_COMMANDS: dict[str, tuple[Stage, bool]] = {
     "Ser": (Stage.EJECT, True),
 }
 HOST_ERROR_MANAGEMENT = 2
+LATE_REPLY_SECONDS = 2.0
+"""How much later than usual a "late reply" comes (longer than a host waits for an ordinary reply in tests)."""
 
 
 class _RefusedError(Exception):
@@ -116,10 +129,23 @@ class _Session:
 class SimPrinter:
     """Answers Evolis commands like a printer. One command at a time: ``receive`` holds the model's lock."""
 
-    def __init__(self, model: PrinterModel, *, save_png_dir: Path | None = None, ack_nack: bool = False) -> None:
+    def __init__(
+        self,
+        model: PrinterModel,
+        *,
+        save_png_dir: Path | None = None,
+        ack_nack: bool = False,
+        late_reply_seconds: float = LATE_REPLY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.model = model
         self.save_png_dir = save_png_dir
         self.ack_nack = ack_nack
+        self.late_reply_seconds = late_reply_seconds
+        self.last_card_panels: dict[str, dict[str, bytes]] = {}
+        """The panel data (decompressed) the last card that left the printer was printed with, by side."""
+        self._clock = clock
+        self._late: list[tuple[float, bytes]] = []
         self.ribbon_setting = model.ribbon_type
         self.error_management = 0
         self.last_feed_failed = False
@@ -133,6 +159,14 @@ class SimPrinter:
             dropped, self._link_dropped = self._link_dropped, False
             return dropped
 
+    def take_late_replies(self) -> tuple[bytes, float | None]:
+        """The late replies due now, and the seconds until the next one is due (None: none is waiting)."""
+        with self.model.lock:
+            now = self._clock()
+            due = b"".join(reply for at, reply in self._late if at <= now)
+            self._late = [(at, reply) for at, reply in self._late if at > now]
+            return due, (min(at for at, _ in self._late) - now if self._late else None)
+
     def reset_link(self) -> None:
         """Forget a half-received command (the link was dropped); the card in the printer stays."""
         with self.model.lock:
@@ -140,14 +174,19 @@ class SimPrinter:
 
     def receive(self, data: bytes) -> bytes:
         """Take bytes from the host; return the replies to the commands they completed."""
-        out = bytearray()
         with self.model.lock:
+            due = self.take_late_replies()[0]
+            out = bytearray()
             for event in self._decoder.feed(data):
                 if isinstance(event, ProtocolError):
                     out += self._reply(REPLY_MALFORMED, NACK_COMMAND)
                 else:
                     out += self.execute(event)
-        return bytes(out)
+            if self._late and out:
+                # One command at a time: a printer still owing a late reply answers nothing before it.
+                self._late.append((max(at for at, _ in self._late), bytes(out)))
+                return due
+            return due + bytes(out)
 
     def execute(self, cmd: Command) -> bytes:
         """One decoded command to its reply bytes (empty when a scripted fault swallows the reply)."""
@@ -155,9 +194,16 @@ class SimPrinter:
             self._sync_session()
             stage, before = LINK_FAULT_COMMANDS.get(cmd.name, (None, False))
             link_fault = self._link_fault(stage) if stage is not None and before else None
+            if link_fault in EJECT_REPLY_FAULTS and cmd.name != "Se":
+                link_fault = None  # the card ended by Ser: its reply is true
             nack: str | None = None
             try:
-                text = self._dispatch(cmd)
+                if link_fault is FaultKind.SPURIOUS_EJECT_ERROR and self.model.card is not None:
+                    text, nack = REPLY_EJECT, NACK_MECHANICAL  # nothing moved
+                else:
+                    text = self._dispatch(cmd)
+                if link_fault is FaultKind.EJECT_ERROR_AFTER_EJECT:
+                    text, nack = REPLY_EJECT, NACK_MECHANICAL  # the card went to the hopper all the same
                 if text == REPLY_UNKNOWN:
                     nack = NACK_COMMAND
             except _RefusedError as refused:
@@ -176,6 +222,9 @@ class SimPrinter:
                 self._link_dropped = True
                 return b""
             if link_fault is FaultKind.NO_REPLY:
+                return b""
+            if link_fault is FaultKind.LATE_REPLY:
+                self._late.append((self._clock() + self.late_reply_seconds, reply))
                 return b""
             if link_fault is FaultKind.GARBLED_REPLY:
                 kept = reply[-1:] if reply.endswith(b"\r") else b""
@@ -244,6 +293,8 @@ class SimPrinter:
             return self._side(SIDES[name])
         if name == "Db":
             return self._download(cmd)
+        if name == "Dbc":
+            return self._download_compressed(cmd)
         if name == "Sic":
             self._flush()
             self._feed_or_keep(contactless=True)
@@ -342,6 +393,17 @@ class SimPrinter:
         session.pending = (panel, levels, cmd.data)
         return "OK"
 
+    def _download_compressed(self, cmd: Command) -> str:
+        from drivers.evolis.panels import decompress_mono
+
+        if not protocol.accepts_compressed_panels(self.model.model_name, self.model.firmware):
+            return REPLY_UNKNOWN
+        try:
+            data = decompress_mono(cmd.data)
+        except ProtocolError:
+            raise _RefusedError(REPLY_PARAMETER) from None
+        return self._download(Command("Db", cmd.params[:2], data))
+
     def _end(self, *, reject: bool) -> str:
         model = self.model
         if model.card is None:
@@ -354,6 +416,7 @@ class SimPrinter:
             self._flush()
             card = model.eject()
         self._save_png(card)
+        self.last_card_panels = self._session.printed
         self._session = _Session()
         return "OK"
 

@@ -92,13 +92,25 @@ class PtyServer:
     # --- inside ---
 
     def _wait(self) -> bool:
-        """Wait for the host, or for a stop (False)."""
+        """Wait for the host, a late reply falling due, or a stop (False)."""
         poller = select.poll()
         poller.register(self._wake_r, select.POLLIN)
+        due_in = self._take_late()
         if self._hung_up:
             return not poller.poll(HANGUP_POLL * 1000)
         poller.register(self._master, select.POLLIN | (select.POLLOUT if self._out else 0))
-        return self._wake_r not in dict(poller.poll())
+        return self._wake_r not in dict(poller.poll(None if due_in is None else due_in * 1000))
+
+    def _take_late(self) -> float | None:
+        """Queue the printer's late replies now due (`SimPrinter.take_late_replies`); seconds to the next."""
+        take = getattr(self.printer, "take_late_replies", None)
+        if take is None:
+            return None
+        late: bytes
+        due_in: float | None
+        late, due_in = take()
+        self._out += late
+        return due_in
 
     def _step(self) -> None:
         poller = select.poll()

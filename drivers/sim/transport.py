@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from drivers.sim.printer import SimPrinter
 from drivers.transport import TransportError
@@ -35,15 +36,23 @@ class InProcessTransport:
 
     def read(self, timeout: float) -> bytes:
         """Like a device: with nothing queued, wait up to ``timeout`` (a reply the printer swallowed costs
-        the caller its whole timeout, as on real hardware)."""
-        with self._ready:
-            self._check()
-            if not self._replies and timeout > 0:
-                self._ready.wait_for(lambda: bool(self._replies) or self._down, timeout)
+        the caller its whole timeout, as on real hardware; a late one arrives when it is due)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            late, due_in = self.printer.take_late_replies()
+            with self._ready:
                 self._check()
-            data = bytes(self._replies)
-            self._replies.clear()
-            return data
+                self._replies += late
+                remaining = deadline - time.monotonic()
+                if not self._replies and remaining > 0:
+                    wait = remaining if due_in is None else min(remaining, due_in)
+                    self._ready.wait_for(lambda: bool(self._replies) or self._down, wait)
+                    self._check()
+                    if not self._replies and wait < remaining:
+                        continue  # a late reply is due
+                data = bytes(self._replies)
+                self._replies.clear()
+                return data
 
     def close(self) -> None:
         with self._ready:
