@@ -137,7 +137,9 @@ class SimPrinterConfig(msgspec.Struct, tag="sim", tag_field="type", forbid_unkno
     state_file: str | None = None
     save_png_dir: str | None = None
     ribbon: str = "ymcko"
-    encoder: bool = True
+    encoder: bool | str = True  # true: the simulated encoder; "pcsc://READER": a PC/SC reader, with `field` below
+    encoder_command: list[str] | None = None
+    field: str | None = None  # vpcd://HOST:PORT: each card at the contactless station goes into this virtual reader
 
 
 class EvolisPrinterConfig(msgspec.Struct, tag="evolis", tag_field="type", forbid_unknown_fields=True, frozen=True):
@@ -149,6 +151,7 @@ class EvolisPrinterConfig(msgspec.Struct, tag="evolis", tag_field="type", forbid
     colour_levels: Literal[32, 64, 128] = 32
     reply_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=600.0)] = 5.0
     motion_timeout: Annotated[float, msgspec.Meta(gt=0.0, le=HOUR)] = 60.0
+    compress_panels: Literal["auto", "always", "never"] = "auto"  # K/O as Dbc: auto by the model it reports
     encoder: str | None = None  # the chip encoder: pcsc://READER (its contactless coupler); none: no chip stage
     encoder_command: list[str] | None = None  # a program that encodes the chip in the reader, for pcsc:// encoders
 
@@ -358,16 +361,28 @@ def _check_printer(printer: PrinterConfig, where: str) -> None:
             open_transport(printer.transport)
         except ValueError as exc:
             raise ConfigError(f"{where}.transport: {exc}") from None
-        if printer.encoder is not None:
-            from drivers.encoders import check_encoder
+    if isinstance(printer, SimPrinterConfig) and printer.field is not None:
+        from drivers.sim.field import parse_field_url
 
-            try:
-                check_encoder(printer.encoder, printer.encoder_command)
-            except ValueError as exc:
-                key = "encoder_command" if str(exc).startswith("encoder_command") else "encoder"
-                raise ConfigError(f"{where}.{key}: {str(exc).removeprefix('encoder_command: ')}") from None
-        elif printer.encoder_command is not None:
+        try:
+            parse_field_url(printer.field)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.field: {exc}") from None
+    _check_encoder(printer.encoder if isinstance(printer.encoder, str) else None, printer.encoder_command, where)
+
+
+def _check_encoder(url: str | None, command: list[str] | None, where: str) -> None:
+    if url is None:
+        if command is not None:
             raise ConfigError(f'{where}.encoder_command: needs an encoder = "pcsc://READER" to hand the card over')
+        return
+    from drivers.encoders import check_encoder
+
+    try:
+        check_encoder(url, command)
+    except ValueError as exc:
+        key = "encoder_command" if str(exc).startswith("encoder_command") else "encoder"
+        raise ConfigError(f"{where}.{key}: {str(exc).removeprefix('encoder_command: ')}") from None
 
 
 def load_config(path: Path) -> Config:

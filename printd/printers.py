@@ -31,8 +31,15 @@ def build_printer(config: PrinterConfig) -> BuiltPrinter:
             state_file=Path(config.state_file) if config.state_file else None,
             save_png_dir=Path(config.save_png_dir) if config.save_png_dir else None,
             ribbon=config.ribbon,
-            encoder=config.encoder,
+            encoder=config.encoder is True,
+            field=config.field,
         )
+        if isinstance(config.encoder, str):  # a real encoder beside the simulated printer (a PC/SC reader)
+            from drivers.encoders import open_encoder
+
+            return BuiltPrinter(
+                config.name, handle.driver(encoder=open_encoder(config.encoder, config.encoder_command)), handle
+            )
         return BuiltPrinter(config.name, handle.driver(), handle)
     if isinstance(config, EvolisPrinterConfig):
         from drivers.encoders import open_encoder
@@ -46,6 +53,7 @@ def build_printer(config: PrinterConfig) -> BuiltPrinter:
             colour_levels=config.colour_levels,
             reply_timeout=config.reply_timeout,
             motion_timeout=config.motion_timeout,
+            compress_panels=config.compress_panels,
         )
         return BuiltPrinter(config.name, driver)
     if isinstance(config, CupsPrinterConfig):
