@@ -107,7 +107,7 @@ def test_a_printer_that_never_stops_talking_does_not_hang_open() -> None:
     thread.start()
     driver = EvolisDriver(transport, **FAST, open_quiet=0.2, settle_limit=0.5)
     try:
-        with pytest.raises(PrinterOfflineError, match="kept sending for 0.5 s"):
+        with pytest.raises(PrinterOfflineError, match=r"kept sending for 0\.5 s"):
             driver.open()
     finally:
         stop.set()
