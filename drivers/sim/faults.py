@@ -9,6 +9,7 @@
 #                | "feeder empty" | "feeder near empty" | "reject box full"
 #                | "garbled reply" | "no reply" ("reply timeout") | "link lost" | "spurious ribbon ended"
 #                | "late reply" ("slow reply") | "spurious eject error" | "eject error after eject"
+#                | "chip refuses" | "card leaves the field" | "slow chip" | "no card in the field"
 #   after-fault := "feeder empty" | "feeder near empty" | "reject box full" | "cover opens" | "ribbon ends"
 #                | "ribbon jam" | "head temperature"
 #   stage       := "before feeding" ("at feed") | "at the encoder" ("while encoding")
@@ -39,6 +40,7 @@
 #   garbled reply, no reply   eject, feed, encoder, panels       link lost   panels, feed, encoder, eject
 #   spurious ribbon ended     feed, panels
 #   late reply   eject, feed, encoder, panels       spurious eject error, eject error after eject   eject
+#   chip refuses, card leaves the field, slow chip, no card in the field   encoder
 #
 # Link faults: "garbled reply" garbles the reply, "no reply" never sends it, "link lost" drops the link as the
 # printer answers (an in-process link is then unplugged until the host reconnects; on a served link the reply
@@ -50,6 +52,13 @@
 # "spurious ribbon ended" is the field quirk of a Primacy reporting its ribbon ended while ribbon remains:
 # before feeding, ONE general status reply (Rst) before card N reports DEF_RIBBON_ENDED; during the panels,
 # card N's first Db answers "ERR RIBBON ENDED" without doing anything, and the next Rst reports it too.
+# Chip faults (the chip of card N, at the encoder): with a contactless field (drivers/sim/field.py, a virtual card
+# in a PC/SC reader) "chip refuses" answers every UPDATE BINARY 6581 (memory failure), and so does "encode
+# fails"; "card leaves the field" drops the card's link to the reader in the middle of its first UPDATE BINARY
+# (half of that write lands, no answer comes); "slow chip" answers every APDU after SLOW_CHIP_SECONDS; "no card in
+# the field" never puts the card in the reader. With the in-process encoder (drivers/sim/encoder.py) each but
+# "slow chip" makes the encoder raise EncodeError ("no card in the field" without a UID), and "slow chip" adds
+# SLOW_CHIP_SECONDS to the encode time.
 # "after N:" clauses: "cover opens", "ribbon ends", "ribbon jam" and "head temperature" strike at the next feed,
 # as "card N+1: <fault> before feeding" does; "feeder empty", "feeder near empty" and "reject box full" are
 # sensors: they report as soon as N blanks have been fed (and refuse feeding, but for the warning).
@@ -94,6 +103,10 @@ class FaultKind(enum.StrEnum):
     FEEDER_NEAR_EMPTY = "feeder near empty"
     REJECT_BOX_FULL = "reject box full"
     SPURIOUS_RIBBON_ENDED = "spurious ribbon ended"
+    CHIP_REFUSES = "chip refuses"
+    CARD_LEAVES_FIELD = "card leaves the field"
+    SLOW_CHIP = "slow chip"
+    NO_CARD_IN_FIELD = "no card in the field"
 
 
 class Stage(enum.StrEnum):
@@ -147,6 +160,13 @@ _PHRASES: dict[str, FaultKind] = {
     "reject box full": FaultKind.REJECT_BOX_FULL,
     "spurious ribbon ended": FaultKind.SPURIOUS_RIBBON_ENDED,
     "spurious ribbon end": FaultKind.SPURIOUS_RIBBON_ENDED,
+    "chip refuses": FaultKind.CHIP_REFUSES,
+    "chip refuses the write": FaultKind.CHIP_REFUSES,
+    "card leaves the field": FaultKind.CARD_LEAVES_FIELD,
+    "card leaves field": FaultKind.CARD_LEAVES_FIELD,
+    "slow chip": FaultKind.SLOW_CHIP,
+    "no card in the field": FaultKind.NO_CARD_IN_FIELD,
+    "no card in field": FaultKind.NO_CARD_IN_FIELD,
 }
 
 _STAGE_PHRASES: dict[str, Stage] = {
@@ -184,8 +204,14 @@ STAGES: dict[FaultKind, tuple[Stage, ...]] = {
     FaultKind.FEEDER_NEAR_EMPTY: (Stage.FEED,),
     FaultKind.REJECT_BOX_FULL: (Stage.FEED,),
     FaultKind.SPURIOUS_RIBBON_ENDED: (Stage.FEED, Stage.PANELS),
+    FaultKind.CHIP_REFUSES: (Stage.ENCODER,),
+    FaultKind.CARD_LEAVES_FIELD: (Stage.ENCODER,),
+    FaultKind.SLOW_CHIP: (Stage.ENCODER,),
+    FaultKind.NO_CARD_IN_FIELD: (Stage.ENCODER,),
 }
 """The stages each card fault can strike at; the first is where it strikes when no stage is given."""
+
+_AT_THE_ENCODER = "a chip answers a reader only while its card is parked at the contactless station"
 
 NOT_AT: dict[FaultKind, str] = {
     FaultKind.PRINT_FAILS: "a print failure is a panel printing badly, so it happens during the panels",
@@ -200,6 +226,10 @@ NOT_AT: dict[FaultKind, str] = {
     FaultKind.REJECT_BOX_FULL: "the reject box fills only when a card drops into it, and a full box stops the next"
     " feed",
     FaultKind.SPURIOUS_RIBBON_ENDED: "a false ribbon end shows in a status reply before the feed or in a panel's reply",
+    FaultKind.CHIP_REFUSES: _AT_THE_ENCODER,
+    FaultKind.CARD_LEAVES_FIELD: _AT_THE_ENCODER,
+    FaultKind.SLOW_CHIP: _AT_THE_ENCODER,
+    FaultKind.NO_CARD_IN_FIELD: _AT_THE_ENCODER,
 }
 """Why a card fault cannot strike at the stages `STAGES` leaves out."""
 
@@ -220,6 +250,11 @@ EJECT_REPLY_FAULTS = frozenset({FaultKind.SPURIOUS_EJECT_ERROR, FaultKind.EJECT_
 """Link faults that strike the reply to ``Se`` only (a ``Ser`` that ends the card instead is answered as usual)."""
 LINK_FAULTS = frozenset({FaultKind.GARBLED_REPLY, FaultKind.NO_REPLY, FaultKind.LINK_LOST, FaultKind.LATE_REPLY})
 LINK_FAULTS |= EJECT_REPLY_FAULTS
+CHIP_FAULTS = frozenset(
+    {FaultKind.CHIP_REFUSES, FaultKind.CARD_LEAVES_FIELD, FaultKind.SLOW_CHIP, FaultKind.NO_CARD_IN_FIELD}
+)
+SLOW_CHIP_SECONDS = 0.3
+"""How long a "slow chip" takes to answer each APDU (or, with the in-process encoder, adds to its encode)."""
 # Conditions that stop the printer from feeding (or warn) once N blanks have been fed, until cleared (Scs).
 AFTER_FAULTS = frozenset(
     {
