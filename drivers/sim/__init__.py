@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.sim.encoder import SimEncoder
 from drivers.sim.faults import FaultScript
+from drivers.sim.field import ContactlessField
 from drivers.sim.model import PrinterModel
 from drivers.sim.printer import SimPrinter
 from drivers.sim.state import StateFile
@@ -72,6 +73,7 @@ def make_sim_printer(
     encoder: bool = True,
     time_scale: float = 1.0,
     seconds_per_encode: float = 0.0,
+    field: str | None = None,
 ) -> SimHandle:
     """A simulated printer called ``name`` with ``cards`` blanks in its feeder (``faults``: see
     drivers/sim/faults.py; mechanical time is ``seconds_per_card`` a card, plus ``seconds_per_encode`` for
@@ -79,7 +81,12 @@ def make_sim_printer(
 
     With ``state_file``, a saved state is loaded when the file exists (``cards`` is then ignored: the feeder
     is what was left in it), and every physical change is saved to it.
+
+    With ``field`` ("vpcd://HOST:PORT", the port of a vpcd reader in pcscd), a card parked at the contactless
+    station (``Sic``) is put in that reader as a virtual chip card with its blank's UID (drivers/sim/field.py),
+    and taken out when it leaves the station. FieldAddressError (a ValueError) for a malformed address.
     """
+    contactless = ContactlessField.from_url(field) if field is not None else None
     script = FaultScript.parse(faults, spoil_rate=spoil_rate, seed=seed)
     model = PrinterModel(
         sim_serial(name),
@@ -89,12 +96,14 @@ def make_sim_printer(
         time_scale=time_scale,
         seconds_per_encode=seconds_per_encode,
         ribbon_type=ribbon,
+        field=contactless,
     )
     state = None
     restored = False
     if state_file is not None:
         state = StateFile(state_file)
         restored = state.attach(model)
+        model.place_in_field()  # a card the saved state left parked at the station is in the field again
     printer = SimPrinter(model, save_png_dir=save_png_dir)
     transport = InProcessTransport(printer)
     return SimHandle(

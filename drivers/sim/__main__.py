@@ -35,6 +35,11 @@ Beside a real printer the chip encoder is a device of its own. Without --encoder
 encoder is not served: this printer takes no encoder and chip UIDs are not read. With --encoder-socket PATH
 it is served on that Unix socket, ready before the pty path is printed; a host reaches it as
 encoder = "sim+unix://PATH" (the request/reply protocol: drivers/sim/encoder_endpoint.py).
+
+With --vpcd HOST:PORT the printer's contactless station is the field of a PC/SC reader: a card parked there
+(Sic) connects, as a virtual chip card with its blank's UID, to the vsmartcard vpcd reader listening on that
+TCP port in pcscd, and leaves it at eject or reject (drivers/sim/field.py). If nothing listens there, the
+card is in no reader's field (logged on stderr).
 """
 
 ACTIONS: dict[str, tuple[str, Callable[[PrinterModel], object]]] = {
@@ -100,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
         "--encoder-socket", metavar="PATH", type=Path, help="serve the chip encoder on this Unix socket (default: none)"
     )
     serve.add_argument(
+        "--vpcd", metavar="HOST:PORT", help="put cards at the contactless station in this vpcd reader (default: none)"
+    )
+    serve.add_argument(
         "--seconds-per-encode", metavar="S", type=float, default=0.0, help="the encoder's time for one chip (0)"
     )
     serve.set_defaults(run=_serve)
@@ -136,6 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
             ribbon=args.ribbon,
             encoder=args.encoder_socket is not None,
             seconds_per_encode=args.seconds_per_encode,
+            field=None if args.vpcd is None else f"vpcd://{args.vpcd}",
         )
         handle.printer.ack_nack = args.ack_nack
         server = PtyServer(handle.printer)

@@ -29,7 +29,12 @@ class Blank:
 
 @dataclass
 class CardRecord:
-    """A blank that left the feeder, and what happened to it. No job data: the printer never knows any."""
+    """A blank that left the feeder, and what happened to it. No job data: the printer never knows any.
+
+    ``chip`` is the chip's memory (the transparent EF of drivers/sim/vicc.py) as far as it was written over
+    PC/SC; bytes never written are 00. A card's chip link thread writes it without the model's lock (bytearray
+    slice assignment is atomic in CPython); it is saved with the record at the printer's next physical change.
+    """
 
     index: int
     chip_uid: str
@@ -39,6 +44,7 @@ class CardRecord:
     uid_read: bool = False
     encoded: bool = False
     failure: str | None = None
+    chip: bytearray = field(default_factory=bytearray)
 
     @classmethod
     def from_blank(cls, blank: Blank) -> CardRecord:

@@ -7,10 +7,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from drivers.base import EncodeError
 from drivers.sim.cards import Blank, CardRecord, PhysicalTruth, card_serial, chip_uid
-from drivers.sim.faults import LINK_FAULTS, FaultKind, FaultScript, Stage, Trigger
+from drivers.sim.faults import LINK_FAULTS, SLOW_CHIP_SECONDS, FaultKind, FaultScript, Stage, Trigger
+
+if TYPE_CHECKING:
+    from drivers.sim.field import ContactlessField
 
 
 class Position(enum.StrEnum):
@@ -99,6 +103,10 @@ class PrinterModel:
     """One physical printer. Every method holds ``lock`` and spends the mechanical time it takes.
 
     Cards are fed first in, first out, so the n-th blank loaded is the n-th card fed ("card n" in faults).
+
+    With a contactless ``field`` (drivers/sim/field.py), a card parked at the contactless station is placed
+    in it (its chip answers a PC/SC reader) and removed when it leaves the station: to the print head, the
+    output hopper or the reject box.
     """
 
     def __init__(
@@ -119,6 +127,7 @@ class PrinterModel:
         model_name: str = "Primacy",
         firmware: str = "SIM-1.0",
         sleep: Callable[[float], None] = time.sleep,
+        field: ContactlessField | None = None,
     ) -> None:
         if seconds_per_card < 0 or time_scale < 0 or seconds_per_encode < 0:
             raise ValueError("mechanical times and time_scale cannot be negative")
@@ -126,6 +135,7 @@ class PrinterModel:
         self.model_name = model_name
         self.firmware = firmware
         self.faults = faults if faults is not None else FaultScript()
+        self.field = field
         self.seconds_per_card = seconds_per_card
         self.time_scale = time_scale
         self.seconds_per_encode = seconds_per_encode
@@ -256,6 +266,8 @@ class PrinterModel:
         with self.lock:
             card = self._card_at(Position.PRINT_HEAD, allow=(Position.CONTACTLESS,))
             self.check_usable(card)
+            if self.position is Position.CONTACTLESS:
+                self._out_of_field()
             self.position = Position.PRINT_HEAD
             blocker = self.print_blocker()
             if blocker is not None:
@@ -298,7 +310,19 @@ class PrinterModel:
             if self.position is not Position.CONTACTLESS:
                 self.position = Position.CONTACTLESS
                 self.changed()
+                self.place_in_field()
             return card
+
+    def place_in_field(self) -> None:
+        """Put the card parked at the contactless station in the field, if this printer has one (also after a
+        restart restored a parked card). Its chip misbehaves as the fault script says at the encoder."""
+        from drivers.sim.field import ChipBehaviour
+
+        with self.lock:
+            if self.field is None or self.card is None or self.position is not Position.CONTACTLESS:
+                return
+            behaviour = ChipBehaviour.from_faults(self.faults.card_faults(self.card.index, Stage.ENCODER))
+            self.field.place(self.card, behaviour)
 
     def eject(self) -> CardRecord:
         """Send the card to the output hopper. A card that failed can only leave by ``reject``."""
@@ -352,8 +376,14 @@ class PrinterModel:
             uid = self.read_uid()
             self._spend_seconds(self.seconds_per_encode)
             strikes = self.faults.card_faults(self.card.index, Stage.ENCODER)
-            if FaultKind.ENCODE_FAILS in strikes:
+            if FaultKind.NO_CARD_IN_FIELD in strikes:
+                raise EncodeError("no card answered in the encoder's field")
+            if FaultKind.SLOW_CHIP in strikes:
+                self._spend_seconds(SLOW_CHIP_SECONDS)
+            if strikes & {FaultKind.ENCODE_FAILS, FaultKind.CHIP_REFUSES}:
                 raise EncodeError(f"chip {uid} did not accept the data", chip_uid=uid)
+            if FaultKind.CARD_LEAVES_FIELD in strikes:
+                raise EncodeError(f"chip {uid} left the field while it was written", chip_uid=uid)
             if FaultKind.JAM in strikes:
                 self.card.failure = FaultKind.JAM.value  # stuck at the station; the chip still answers
             for kind in strikes & _LATCHING:
@@ -514,9 +544,15 @@ class PrinterModel:
         return self.card
 
     def _leave(self) -> None:
+        if self.position is Position.CONTACTLESS:
+            self._out_of_field()
         self.card = None
         self.position = Position.NONE
         self.changed()
+
+    def _out_of_field(self) -> None:
+        if self.field is not None:
+            self.field.remove()
 
     def _spend(self, share: float) -> None:
         self._spend_seconds(self.seconds_per_card * share)

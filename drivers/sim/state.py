@@ -69,10 +69,10 @@ def restore(model: PrinterModel, data: dict[str, Any]) -> None:
         model.feeder = deque(
             Blank(i, chip_uid(model.serial, i), card_serial(model.serial, i)) for i in range(first, first + count)
         )
-        model.card = None if data["card"] is None else CardRecord(**data["card"])
+        model.card = None if data["card"] is None else msgspec.convert(data["card"], CardRecord)
         model.position = Position(data["position"])
-        model.hopper = [CardRecord(**card) for card in data["hopper"]]
-        model.reject_box = [CardRecord(**card) for card in data["reject_box"]]
+        model.hopper = [msgspec.convert(card, CardRecord) for card in data["hopper"]]
+        model.reject_box = [msgspec.convert(card, CardRecord) for card in data["reject_box"]]
         model.taken_from_hopper = int(data["taken_from_hopper"])
         model.taken_from_reject_box = int(data["taken_from_reject_box"])
         model.cards_fed = int(data["cards_fed"])
