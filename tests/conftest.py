@@ -16,7 +16,7 @@ from printd.store import JobContent, NewJob, SqliteStore, Store
 from printd.store.engines import open_store
 from printd.store.postgres import PostgresStore
 
-pytest_plugins = ["tests.cupsd", "tests.postgres"]  # the private cupsd and the throwaway PostgreSQL fixtures
+pytest_plugins = ["tests.cupsd", "tests.postgres", "tests.pcscd"]  # private cupsd, throwaway PostgreSQL, private pcscd
 
 # printctl speaks the language of LANGUAGE/LC_ALL/LC_MESSAGES/LANG and writes numbers and times as the locale does
 # (printd.i18n). The suite reads its English, plain output: every test, and every daemon or tool it starts, runs in
