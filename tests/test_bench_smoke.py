@@ -99,3 +99,27 @@ def test_stations_benchmark_runs(tmp_path: Path) -> None:
     assert status["queued"] == 2000 and status["status_idle_ms"]["n"] == status["status_printing_ms"]["n"] == 20
     assert set(result["goals"]) == {"cards_per_second_most_vs_one", "claim_p99_ms", "double_claims", "status_p99_ms"}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_panels_benchmark_counts_wire_bytes_with_and_without_compression() -> None:
+    tiny = ("--cards", "2", "--runs", "1", "--wire-cards", "1", "--json")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "panels.py"), *tiny],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert {(row["face"], row["ribbon"]) for row in result["wire"]} == {
+        (face, ribbon) for face in ("text card", "photo ID") for ribbon in ("ymcko", "kb")
+    }
+    for row in result["wire"]:
+        assert row["db"]["bytes"] > 0 and row["dbc"]["bytes"] > 0 and row["dbc"]["compress_cpu_ms"] >= 0
+        assert row["db"]["line_seconds"] == row["db"]["bytes"] * 10 / 115200
+    ymcko = next(row for row in result["wire"] if row["ribbon"] == "ymcko")
+    assert ymcko["dbc"]["bytes"] < ymcko["db"]["bytes"]  # the O panels alone shrink to a byte a line
