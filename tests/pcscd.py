@@ -10,6 +10,9 @@
 # Each vpcd reader (one reader.conf entry) has two slots: PC/SC names "NAME 00 00" on TCP port P and
 # "NAME 00 01" on P+1 (vpcd listens on every interface, on both). The harness uses slot 0 and keeps P+1 free
 # for slot 1. A card connects to the port; pcscd sees it at its next poll of the slot (about 0.4 s).
+# vpcd keeps its connections in a global array indexed by slot number only, and pcscd loads a driver file once,
+# so two readers on the same libifdvpcd.so share "slot 0": a card on one shows in every reader. Each reader
+# therefore gets its own copy of the driver file (a different file is a separate dlopen, with its own globals).
 #
 # pcscd still writes /run/pcscd/pcscd.pid (each pcscd its own pid, the last started wins) and removes it when it
 # exits, whichever pcscd wrote it. Nothing a socket-activated pcscd or a client does reads it (only
@@ -128,7 +131,9 @@ class PrivatePcscd:
             name = names[i] if i < len(names) else f"Evolis Primacy contactless {i + 1}"
             port = _free_port_pair(taken)
             taken.update((port, port + 1))
-            (conf / f"reader-{i}").write_text(READER_CONF.format(name=name, port=port, driver=VPCD_DRIVER))
+            driver = self.root / f"libifdvpcd-{i}.so"
+            shutil.copyfile(VPCD_DRIVER, driver)
+            (conf / f"reader-{i}").write_text(READER_CONF.format(name=name, port=port, driver=driver))
             self.readers.append(VirtualReader(name, port))
 
     def start(self) -> None:

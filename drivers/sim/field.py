@@ -3,8 +3,20 @@
 # A real printer's contactless coupler is a PC/SC reader on the host; the printer only moves the card into its
 # field. Here the reader is vsmartcard's vpcd driver inside pcscd, which listens on a TCP port for a virtual
 # card; `ContactlessField.place` connects the card's chip (drivers/sim/vicc.py) to that port, and one thread
-# a card answers what the reader sends until `remove` (the card left the station) closes the connection, which
-# pcscd sees as the card leaving the field at its next poll.
+# a card answers what the reader sends until `remove` (the card left the station) ends the connection, which
+# pcscd sees as the card leaving the field at its next poll of the slot (vpcd sends GET_ATR about every 0.4 s).
+#
+# Rule: a reader never sees the next card before it has seen the last one leave. `remove` only half-closes the
+# link (the card sends nothing more); vpcd's next poll then reads the end and closes its side, and pcscd marks
+# the slot empty. `place` waits for that (at most LEAVE_TIMEOUT) before it connects the next card, so a host that
+# parks cards back to back never takes the previous card, still shown present, for the new one. It also keeps
+# at most one connection of ours in vpcd's accept queue (its backlog is 0: a second one waits for SYN retries).
+# A card that ended its link by itself (it left the field mid-write) or whose end vpcd did not read in time is
+# different: vpcd drops it at the failed exchange, and if our next card is already waiting at its next poll it
+# takes that one in the same poll, so pcscd never reports the first card gone. `place` then first lets one poll
+# of the slot pass with nothing waiting (POLL_SECONDS).
+# The card leaving is kept by the reader's address, not by the field, so that it holds for two simulated
+# printers given the same reader one after the other (as tests do).
 #
 # Threads: `place` and `remove` are called by the printer model while it holds its lock; neither waits for the
 # link thread, and the link thread never takes the model's lock: it owns only its socket and its card's chip
@@ -19,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -32,7 +45,15 @@ log = structlog.get_logger("drivers.sim.field")
 
 CONNECT_TIMEOUT = 2.0
 """Seconds `place` waits for the reader's port to take the card's connection."""
+LEAVE_TIMEOUT = 1.5
+"""Seconds `place` waits for the reader to notice the previous card left (vpcd polls about every 0.4 s)."""
+POLL_SECONDS = 0.6
+"""More than one of pcscd's polls of a slot (0.4 s): time enough for it to see an empty slot once."""
 READ_SIZE = 65536
+
+_leaving: dict[tuple[str, int], _CardLink] = {}
+"""The card last removed from each reader (by address), until the reader noticed it left."""
+_leaving_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,7 @@ class ContactlessField:
 
     @property
     def occupied(self) -> bool:
-        """True while a card's chip is connected to the reader (its link has not ended)."""
+        """True while a card's chip is connected to the reader (placed, and neither removed nor gone by itself)."""
         link = self._link
         return link is not None and link.is_alive()
 
@@ -104,6 +125,16 @@ class ContactlessField:
         the card is in no field (a scripted absent chip, or nothing listening: pcscd down). A card already in
         the field is removed first."""
         self.remove()
+        with _leaving_lock:
+            leaving = _leaving.pop((self.host, self.port), None)
+        if leaving is not None:
+            leaving.join(LEAVE_TIMEOUT)
+            if leaving.is_alive():
+                log.warning("sim.field.leave_unnoticed", field=self.address, seconds=LEAVE_TIMEOUT)
+                leaving.abort()
+                leaving.join(LEAVE_TIMEOUT)
+            if not leaving.seen_leaving:
+                time.sleep(max(0.0, leaving.ended_at + POLL_SECONDS - time.monotonic()))
         if behaviour.absent:
             log.info("sim.field.card_absent", blank=card.index, field=self.address)
             return False
@@ -124,7 +155,9 @@ class ContactlessField:
         """Take the card out of the field (eject, reject, or the card moving on to the print head)."""
         link, self._link = self._link, None
         if link is not None:
-            link.close()
+            link.leave()
+            with _leaving_lock:
+                _leaving[(self.host, self.port)] = link
 
 
 class _CardLink(threading.Thread):
@@ -136,28 +169,44 @@ class _CardLink(threading.Thread):
         self._chip = chip
         self._behaviour = behaviour
         self._closing = threading.Event()
+        self._aborted = False
+        self.seen_leaving = False
+        """Whether vpcd ended the link after the card left (it then reported the slot empty)."""
+        self.ended_at = time.monotonic()
 
-    def close(self) -> None:
+    def leave(self) -> None:
+        """The card leaves the field: it answers nothing more, and the link ends once vpcd has noticed."""
         self._closing.set()
         with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the thread's recv; the thread closes the socket
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def abort(self) -> None:
+        """End the link now (the thread's recv returns; the thread closes the socket)."""
+        self._closing.set()
+        self._aborted = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def run(self) -> None:
         decoder = VpcdDecoder()
         try:
-            while not self._closing.is_set():
+            while True:
                 data = self._sock.recv(READ_SIZE)
                 if not data:
+                    self.seen_leaving = self._closing.is_set() and not self._aborted
                     return
                 # vpcd writes a message's length and its payload separately: without an immediate ACK its
                 # Nagle holds the payload for our delayed ACK, some 40 ms an APDU. Linux resets QUICKACK.
                 self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
                 for payload in decoder.feed(data):
+                    if self._closing.is_set():
+                        continue  # left the field: what vpcd still sends goes unanswered
                     if not self._serve(payload):
                         return
         except OSError:
             return
         finally:
+            self.ended_at = time.monotonic()
             self._sock.close()
 
     def _serve(self, payload: bytes) -> bool:
