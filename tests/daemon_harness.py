@@ -41,7 +41,8 @@ class SimSpec:
     seed: int = 0
     faults: list[str] = field(default_factory=list)
     ribbon: str = "kb"
-    encoder: bool = True
+    encoder: bool | str = True  # a str: a real encoder beside the simulated printer (pcsc://READER)
+    field: str | None = None  # vpcd://HOST:PORT: the virtual reader each card at the contactless station goes into
     transport: str | None = None  # set: a real Evolis driver over this URL (e.g. a simulator served on a pty)
     encoder_url: str | None = None  # with transport: the chip encoder beside it (sim+unix:///PATH)
     cups_queue: str | None = None  # set: printed through this CUPS queue (on cups_server)
@@ -158,6 +159,8 @@ class DaemonProcess(ChildProcess):
                 f"encoder = {toml_value(spec.encoder)}",
                 f"state_file = {toml_value(str(self.state_file(spec.name)))}",
             ]
+            if spec.field is not None:
+                lines.append(f"field = {toml_value(spec.field)}")
         path = self.directory / "printd.toml"
         path.write_text("\n".join(lines) + "\n")
         return path

@@ -1,5 +1,6 @@
 """The driver contract suite: the same Evolis driver tests over every transport to the simulated printer
-(in-process, USB through the simulated pyusb backend, serial through a real pty), and over a real printer when
+(in-process, USB through the simulated pyusb backend, serial through a real pty), with the chip encoded over
+PC/SC (the printer's contactless station a vpcd reader of a private pcscd), and over a real printer when
 PRINTD_TEST_DEVICE names its transport URL (the only test that may be skipped, in CI too).
 
 Every outcome is checked against where the blank physically is in the simulator."""
@@ -15,12 +16,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from drivers import base
-from drivers.base import Card, Outcome, SpoilCategory
+from drivers.base import Card, Encoder, Outcome, SpoilCategory
+from drivers.encoders.pcsc import PcscEncoder, PcscSettings
 from drivers.evolis.driver import EvolisDriver
 from drivers.sim import SimHandle, make_sim_printer, sim_serial
 from drivers.transport import Transport
+from tests.chip_scripts import holder_record, payload, write_and_verify
 
-TRANSPORTS = ["inprocess", "usb", "serial"]
+TRANSPORTS = ["inprocess", "usb", "serial", "inprocess+pcsc"]
 FAST = {"reply_timeout": 0.5, "motion_timeout": 2.0, "quiet_timeout": 0.02, "confirm_delay": 0}
 
 
@@ -32,8 +35,9 @@ def face(size: tuple[int, int] = (1016, 648)) -> bytes:
     return out.getvalue()
 
 
-ONE_SIDED = Card(front=face(), chip_payload=b"payload")
-TWO_SIDED = Card(front=face(), back=face((648, 1016)), chip_payload=b"payload")
+CHIP = payload(write_and_verify(holder_record(256)))  # an APDU script: the simulated encoder stores it as it is
+ONE_SIDED = Card(front=face(), chip_payload=CHIP)
+TWO_SIDED = Card(front=face(), back=face((648, 1016)), chip_payload=CHIP)
 
 
 def link(kind: str, handle: SimHandle) -> AbstractContextManager[Transport]:
@@ -56,12 +60,21 @@ def rig(request: pytest.FixtureRequest) -> Iterator[object]:
     def make(
         faults: str | None = None, cards: int = 50, ribbon: str = "ymcko"
     ) -> Iterator[tuple[SimHandle, EvolisDriver]]:
-        handle = make_sim_printer(f"contract-{kind}", cards=cards, seconds_per_card=0, faults=faults, ribbon=ribbon)
+        encoder: Encoder | None = None
+        field = None
+        if kind.endswith("+pcsc"):
+            reader = request.getfixturevalue("pcsc_stack").readers[0]
+            encoder, field = PcscEncoder(PcscSettings(reader.pcsc_name, card_timeout=3.0)), reader.field_url
+        handle = make_sim_printer(
+            f"contract-{kind}", cards=cards, seconds_per_card=0, faults=faults, ribbon=ribbon, field=field
+        )
         with link(kind, handle) as transport:
-            driver = EvolisDriver(transport, encoder=handle.encoder, ribbon=ribbon, **FAST)
+            driver = EvolisDriver(transport, encoder=encoder or handle.encoder, ribbon=ribbon, **FAST)
             driver.open()
             yield handle, driver
             driver.close()
+        if field is not None:
+            assert all(bytes(card.chip[:256]) == holder_record(256) for card in handle.model.hopper)
 
     yield make
 

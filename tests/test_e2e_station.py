@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +15,19 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from tests.chip_scripts import holder_record, payload, write_and_verify
 from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
 
 JOBS = {"backlog": 600, "normal": 300, "walk_in": 100}
 # Behind CUPS each card is a job with a backend process of its own (about 0.8 s a card here): the same scenario
-# runs at a tenth of the size, so the suite stays within its time budget.
+# runs at a tenth of the size, so the suite stays within its time budget. Over PC/SC each card waits for pcscd to
+# see it in the virtual reader (pcscd polls a vpcd reader every 0.4 s): the same tenth, unless PRINTD_E2E_FULL=1.
 CUPS_JOBS = {"backlog": 60, "normal": 30, "walk_in": 10}
+PCSC_JOBS = JOBS if os.environ.get("PRINTD_E2E_FULL") == "1" else CUPS_JOBS
+# With PC/SC each job's chip gets its record written and read back by an APDU script; two chips misbehave.
+PCSC_FAULTS = ["card 5: chip refuses", "card 9: card leaves the field"]
+CHIP_RECORD = holder_record(512)
 
 
 SPECS = [
@@ -28,13 +36,24 @@ SPECS = [
 ]
 
 
-@pytest.fixture(params=["inprocess", "serial", "cups"])
+@pytest.fixture(params=["inprocess", "serial", "cups", "pcsc"])
 def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DaemonProcess]:
     """The daemon with two simulated printers: in its own process; or each served on a pty by a simulator
-    process of its own and driven over the serial transport; or each behind a queue of a private cupsd."""
+    process of its own and driven over the serial transport; or each behind a queue of a private cupsd; or in
+    its own process with each printer's contactless station a vpcd reader of a private pcscd, encoded over PC/SC."""
     with contextlib.ExitStack() as stack:
         specs = list(SPECS)
         d = DaemonProcess(tmp_path, specs)
+        if request.param == "pcsc":
+            pcscd = request.getfixturevalue("pcsc_stack")
+            for n, spec in enumerate(SPECS):
+                reader = pcscd.readers[n]
+                specs[n] = dataclasses.replace(
+                    spec,
+                    faults=["after 30: feeder empty", *PCSC_FAULTS] if spec.faults else PCSC_FAULTS,
+                    encoder=f"pcsc://{reader.pcsc_name}",
+                    field=reader.field_url,
+                )
         if request.param == "cups":
             from tests.cupsd import private_cupsd, require_cups
 
@@ -81,7 +100,9 @@ def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DaemonPro
 @pytest.mark.slow
 def test_a_days_cards_on_two_printers_every_blank_accounted(daemon: DaemonProcess, tmp_path: Path) -> None:
     over_serial = daemon.printers[0].transport is not None
-    jobs_by_priority = CUPS_JOBS if daemon.printers[0].cups_queue is not None else JOBS
+    over_pcsc = daemon.printers[0].field is not None
+    jobs_by_priority = CUPS_JOBS if daemon.printers[0].cups_queue is not None else PCSC_JOBS if over_pcsc else JOBS
+    chip = json.loads(payload(write_and_verify(CHIP_RECORD))) if over_pcsc else None
     total = sum(jobs_by_priority.values())
     face = tmp_path / "face.png"
     face.write_bytes(card_png("E2E"))
@@ -91,7 +112,9 @@ def test_a_days_cards_on_two_printers_every_blank_accounted(daemon: DaemonProces
         client.call("printers.pause", {"printer": name})
     submitted = 0
     for priority, count in jobs_by_priority.items():  # backlog first: walk-ins arrive last and must print first
-        jobs = [{"ref": f"{priority}-{n}", "priority": priority, "front": str(face)} for n in range(count)]
+        jobs = [
+            {"ref": f"{priority}-{n}", "priority": priority, "front": str(face), "chip": chip} for n in range(count)
+        ]
         for start in range(0, count, 250):
             reply = client.call("jobs.submit_batch", {"jobs": jobs[start : start + 250]})
             assert isinstance(reply, dict) and not reply["rejected"]
@@ -140,6 +163,11 @@ def test_a_days_cards_on_two_printers_every_blank_accounted(daemon: DaemonProces
         assert all(s["chip_uid"] is None for s in spoiled)
     else:
         assert {s["chip_uid"] for s in spoiled} == reject_uids
+    if over_pcsc:  # the UIDs booked are the ones the readers read; every good card's chip holds its record
+        encode_failed = sorted(s["chip_uid"] for s in spoiled if s["category"] == "encode_failed")
+        refused = sorted(c.chip_uid for _, model in truths.values() for c in model.reject_box if c.index in (5, 9))
+        assert encode_failed == refused and len(refused) == 4
+        assert all(bytes(c.chip[: len(CHIP_RECORD)]) == CHIP_RECORD for _, m in truths.values() for c in m.hopper)
     assert all(s["category"] in ("print_failed", "encode_failed") and s["ref"] for s in spoiled)
 
     store = daemon.open_store()
