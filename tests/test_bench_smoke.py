@@ -123,3 +123,22 @@ def test_panels_benchmark_counts_wire_bytes_with_and_without_compression() -> No
         assert row["db"]["line_seconds"] == row["db"]["bytes"] * 10 / 115200
     ymcko = next(row for row in result["wire"] if row["ribbon"] == "ymcko")
     assert ymcko["dbc"]["bytes"] < ymcko["db"]["bytes"]  # the O panels alone shrink to a byte a line
+
+
+def test_chip_benchmark_times_the_pcsc_encoder_over_a_real_pcscd() -> None:
+    from tests.pcscd import require_pcscd
+
+    require_pcscd()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "chip.py"), "--cards", "3", "--runs", "1", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["cards"] == 3 and result["payload_bytes"] == 4096
+    ms = result["ms"]
+    assert 0 < ms["chip"]["p50"] <= ms["total"]["p50"] and ms["wait"]["p50"] >= 0
