@@ -5,9 +5,13 @@ Every outcome is checked against where the blank physically is, and the chip UID
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +21,8 @@ from drivers.encoders.pcsc import PcscEncoder, PcscSettings
 from drivers.evolis.driver import EvolisDriver
 from drivers.sim import SimHandle, make_sim_printer
 from tests.chip_scripts import holder_record, payload, write_and_verify
-from tests.conftest import card_png
+from tests.conftest import assert_ledger_consistent, card_png
+from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
 from tests.pcscd import PrivatePcscd
 
 FAST = {"reply_timeout": 0.5, "motion_timeout": 5.0, "quiet_timeout": 0.02, "confirm_delay": 0}
@@ -141,3 +146,60 @@ def test_a_failing_encoding_program_spoils_the_blank(pcsc_stack: PrivatePcscd) -
     assert result.outcome is Outcome.SPOILED and result.category is SpoilCategory.ENCODE_FAILED
     assert "exited with status 3" in result.detail
     assert result.chip_uid == handle.model.reject_box[0].chip_uid
+
+
+def test_the_daemon_pauses_a_printer_whose_reader_sees_no_card_and_books_every_blank(
+    pcsc_stack: PrivatePcscd, tmp_path: Path
+) -> None:
+    """Through printd: a card that never shows in the reader is spoiled (the counter says it was fed) and the
+    printer pauses with encoder-unavailable; resumed, the job prints again on a new blank. A printer whose reader
+    is missing feeds nothing and pauses."""
+    reader = pcsc_stack.readers[0]
+    specs = [
+        SimSpec(
+            "chip",
+            encoder=f"pcsc://{reader.pcsc_name}?card_timeout=1.5",
+            field=reader.field_url,
+            faults=["card 2: no card in the field"],
+        ),
+        SimSpec("lost", encoder="pcsc://Evolis Zenius contactless", field=pcsc_stack.readers[1].field_url),
+    ]
+    daemon = DaemonProcess(tmp_path, specs)
+    daemon.start()
+    try:
+        client = daemon.client()
+        client.call("stock.receive", {"count": 10, "ref": "DO-CHIP"})
+        client.call("printers.pause", {"printer": "lost"})
+        script = json.loads(payload(write_and_verify(holder_record(300))))
+        face = "data:image/png;base64," + base64.b64encode(FACE).decode()
+        for n in range(3):
+            client.call("jobs.submit", {"job": {"ref": f"chip-{n}", "front": face, "chip": script}})
+
+        def printer(name: str) -> dict[str, Any]:
+            status = client.call("status", {})
+            assert isinstance(status, dict)
+            return next(p for p in status["printers"] if p["name"] == name)
+
+        wait_for(lambda: printer("chip")["paused"], 30, "the printer to pause")
+        assert printer("chip")["pause_reason"] == "encoder-unavailable-error"
+        client.call("printers.resume", {"printer": "chip"})
+        wait_for(lambda: client.call("status", {})["queue"]["done"] == 3, 30, "3 jobs done")  # type: ignore[index]
+        client.call("printers.pause", {"printer": "chip"})
+        client.call("jobs.submit", {"job": {"ref": "for-lost", "front": face, "chip": script}})
+        client.call("printers.resume", {"printer": "lost"})
+        wait_for(lambda: printer("lost")["paused"], 30, "the printer with no reader to pause")
+        assert printer("lost")["pause_reason"] == "encoder-unavailable-error"
+        spoiled = client.call("spoiled.list", {})
+        assert isinstance(spoiled, list)
+        client.close()
+    finally:
+        assert daemon.stop() == 0
+    assert [(s["category"], s["chip_uid"], s["printer"]) for s in spoiled] == [("encode_failed", None, "chip")]
+    truth, model = daemon.physical_truth("chip")
+    assert truth.balanced and (truth.cards_fed, truth.in_hopper, truth.in_reject_box) == (4, 3, 1)
+    assert all(bytes(c.chip[:300]) == holder_record(300) for c in model.hopper)
+    lost, _ = daemon.physical_truth("lost")
+    assert lost.cards_fed == 0
+    store = daemon.open_store()
+    assert_ledger_consistent(store)
+    store.close()
