@@ -26,7 +26,7 @@ from rich.table import Table
 from bench.common import console, environment, median, percentile, print_json, run_table, synthetic_card_png
 from drivers.base import Card
 from drivers.evolis import panels as panel_codec
-from drivers.evolis.driver import render_card, render_side, ribbon_panels
+from drivers.evolis.render import render_card, render_side, ribbon_panels
 from drivers.sim import make_sim_printer
 from drivers.sim.transport import InProcessTransport
 

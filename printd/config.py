@@ -344,7 +344,7 @@ def _is_address(text: str) -> bool:
 
 
 def _check_printer(printer: PrinterConfig, where: str) -> None:
-    from drivers.evolis.driver import ribbon_panels
+    from drivers.evolis.render import ribbon_panels
 
     if isinstance(printer, CupsPrinterConfig):
         return  # the queue's own driver knows its ribbon

@@ -64,7 +64,7 @@ def bounds_for(config: PrinterConfig | None) -> CallBounds:
             card=2 * config.seconds_per_card + SLACK_SECONDS, call=config.seconds_per_card + SLACK_SECONDS
         )
     if isinstance(config, EvolisPrinterConfig):
-        from drivers.evolis.driver import ribbon_panels
+        from drivers.evolis.render import ribbon_panels
 
         front, back = ribbon_panels(config.ribbon)
         exchanges = len(front) + len(back) + EVOLIS_EXCHANGES_PER_CARD_BESIDES_PANELS

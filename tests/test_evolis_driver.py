@@ -13,9 +13,10 @@ from PIL import Image, ImageDraw
 from drivers import base
 from drivers.base import Card, DriverError, EncodeError, MajorState, Outcome, PrinterOfflineError, SpoilCategory
 from drivers.evolis import protocol as p
-from drivers.evolis.driver import EvolisDriver, ribbon_panels
+from drivers.evolis.driver import EvolisDriver
 from drivers.evolis.link import Link, NoReplyError
 from drivers.evolis.protocol import Command, CommandDecoder, ProtocolError
+from drivers.evolis.render import ribbon_panels
 from drivers.transport import TransportError
 
 # What a scripted step does instead of the printer's usual answer:
