@@ -211,9 +211,12 @@ def test_reconcile_answers_between_cards_so_a_card_in_progress_is_no_difference(
 def test_a_printer_that_cannot_be_reached_is_not_reconciled_and_says_why(
     office: Office, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    view = office.station.worker("p2").view
+    wait_for(lambda: view.info is not None, 10, "p2 to be reached once", 0.02)
     office.powered["p2"] = False
     office.sims["p2"].transport.unplug()
-    wait_for(lambda: office.station.worker("p2").view.state == "offline", 10, "p2 offline", 0.02)
+    # offline at the unplugging, then "switched off" from the first try to reach it again (after 0.05 s)
+    wait_for(lambda: view.state == "offline" and "switched off" in view.detail, 10, "p2 offline, switched off", 0.02)
     code, out = office.printctl(capsys, "--json", "reconcile")
     assert code == EXIT_ERROR
     reply = json.loads(out)

@@ -34,12 +34,14 @@ def events(d: DaemonProcess, name: str) -> list[dict[str, Any]]:
 
 
 def reload(d: DaemonProcess, notify: NotifySocket) -> float:
-    """SIGHUP, then wait for the READY=1 that ends the reload; returns when it was sent."""
+    """SIGHUP, then wait for the READY=1 that ends the reload; returns when it was sent. The READY=1 of the start
+    (after every printer's first status) is awaited first, so it is never taken for the reload's."""
     assert d.process is not None
+    notify.wait_for("READY", "1")
     sent = time.monotonic()
     d.process.send_signal(signal.SIGHUP)
-    notify.wait_for("RELOADING", "1", since=sent)
-    return notify.wait_for("READY", "1", since=sent).at
+    reloading = notify.wait_for("RELOADING", "1", since=sent)
+    return notify.wait_for("READY", "1", since=reloading.at).at
 
 
 def status(client: ControlClient) -> dict[str, Any]:

@@ -21,6 +21,7 @@ CARD = Card(front=card_png(), back=card_png("BACK", (648, 1016)))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # what came before (a driver's log lines, by structlog's default to stdout) is not main's
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
