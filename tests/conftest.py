@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,27 @@ pytest_plugins = ["tests.cupsd", "tests.postgres", "tests.pcscd"]  # private cup
 for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
     os.environ.pop(_variable, None)
 os.environ["LANG"] = "C.UTF-8"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker (``make test`` runs ``--dist loadscope``, a module's tests on one worker in their
+    order, its module-scoped daemon or cluster made once, as in a serial run): the modules with a scenario marked slow
+    are handed out first, so that none of them starts near the end and keeps the whole run waiting for it alone. A
+    serial run keeps the files' order."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)  # stable: each module's tests keep their order
+
+
+@pytest.fixture
+def short_tmp_path() -> Iterator[Path]:
+    """A temporary directory of a short path, removed afterwards, for programs that make Unix sockets a few levels
+    below it: a socket's path holds at most 107 bytes, and a pytest-xdist worker's ``tmp_path`` is longer than a
+    serial run's (``.../popen-gw3/...``)."""
+    path = Path(tempfile.mkdtemp(prefix="printd-t-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def card_png(text: str = "TEST", size: tuple[int, int] = (1016, 648)) -> bytes:

@@ -34,8 +34,8 @@ def run_bench(script: str, *args: str, tmp_path: Path, timeout: float = 120) -> 
     return payload
 
 
-def test_dispatch_benchmark_runs(tmp_path: Path) -> None:
-    result = run_bench("dispatch.py", "--jobs", "50", "--runs", "1", tmp_path=tmp_path)
+def test_dispatch_benchmark_runs(short_tmp_path: Path) -> None:
+    result = run_bench("dispatch.py", "--jobs", "50", "--runs", "1", tmp_path=short_tmp_path)
     assert result["benchmark"] == "dispatch"
     assert result["jobs"] == 50
     assert result["verified"] is True
@@ -48,8 +48,8 @@ def test_dispatch_benchmark_runs(tmp_path: Path) -> None:
     assert isinstance(result["cards_per_second"], float) and result["cards_per_second"] > 0
 
 
-def test_intake_benchmark_runs(tmp_path: Path) -> None:
-    result = run_bench("intake.py", "--jobs", "50", "--runs", "1", tmp_path=tmp_path)
+def test_intake_benchmark_runs(short_tmp_path: Path) -> None:
+    result = run_bench("intake.py", "--jobs", "50", "--runs", "1", tmp_path=short_tmp_path)
     assert result["benchmark"] == "intake"
     assert result["verified"] is True
     rates = result["jobs_per_second"]
@@ -59,9 +59,10 @@ def test_intake_benchmark_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("script", ["dispatch.py", "intake.py"])
-def test_json_only_prints_one_line(script: str, tmp_path: Path) -> None:
+def test_json_only_prints_one_line(script: str, short_tmp_path: Path) -> None:
+    argv = ["--jobs", "5", "--runs", "1", "--json", "--dir", str(short_tmp_path)]
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), "--jobs", "5", "--runs", "1", "--json", "--dir", str(tmp_path)],
+        [sys.executable, str(ROOT / "bench" / script), *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -74,17 +75,17 @@ def test_json_only_prints_one_line(script: str, tmp_path: Path) -> None:
     json.loads(lines[0])
 
 
-def test_reports_benchmark_runs(tmp_path: Path) -> None:
-    result = run_bench("reports.py", "--events", "20000", "--runs", "1", tmp_path=tmp_path)
+def test_reports_benchmark_runs(short_tmp_path: Path) -> None:
+    result = run_bench("reports.py", "--events", "20000", "--runs", "1", tmp_path=short_tmp_path)
     assert result["benchmark"] == "reports" and result["events"] >= 19_000
     assert set(result["ms"]) == {"daily", "monthly", "forecast", "berita_acara_10000"}
     assert result["berita_acara_blanks"] > 0
 
 
 @pytest.mark.slow
-def test_stations_benchmark_runs(tmp_path: Path) -> None:
+def test_stations_benchmark_runs(short_tmp_path: Path) -> None:
     require_postgres()
-    result = run_bench("stations.py", "--quick", "--json", tmp_path=tmp_path, timeout=300)
+    result = run_bench("stations.py", "--quick", "--json", tmp_path=short_tmp_path, timeout=300)
     assert result["benchmark"] == "stations" and result["verified"] is True and result["problems"] == []
     assert result["stations"] == [1, 2]
     runs = {(run["engine"], run["stations"]): run for run in result["runs"]}
@@ -98,7 +99,7 @@ def test_stations_benchmark_runs(tmp_path: Path) -> None:
     status = result["status_queued"]
     assert status["queued"] == 2000 and status["status_idle_ms"]["n"] == status["status_printing_ms"]["n"] == 20
     assert set(result["goals"]) == {"cards_per_second_most_vs_one", "claim_p99_ms", "double_claims", "status_p99_ms"}
-    assert list(tmp_path.iterdir()) == []
+    assert list(short_tmp_path.iterdir()) == []
 
 
 def test_panels_benchmark_counts_wire_bytes_with_and_without_compression() -> None:

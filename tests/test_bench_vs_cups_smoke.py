@@ -34,8 +34,8 @@ def run_vs_cups(tmp_path: Path) -> tuple[list[str], dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_vs_cups_quick_json(tmp_path: Path) -> None:
-    lines, result = run_vs_cups(tmp_path)
+def test_vs_cups_quick_json(short_tmp_path: Path) -> None:
+    lines, result = run_vs_cups(short_tmp_path)
     assert len(lines) == 1, "--json prints only the JSON line"
     assert result["benchmark"] == "vs_cups"
     assert result["verified"] is True, result["problems"]

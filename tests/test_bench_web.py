@@ -13,10 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"/", "/jobs", "/jobs?state=queued", "/stock", "/metrics"}
 
 
-def test_web_benchmark_runs_at_tiny_sizes(tmp_path: Path) -> None:
+def test_web_benchmark_runs_at_tiny_sizes(short_tmp_path: Path) -> None:
     argv = ["--jobs", "500", "--requests", "3", "--clients", "3", "--seconds", "2", "--settle", "1", "--runs", "1"]
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "web.py"), *argv, "--dir", str(tmp_path), "--json"],
+        [sys.executable, str(ROOT / "bench" / "web.py"), *argv, "--dir", str(short_tmp_path), "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

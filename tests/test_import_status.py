@@ -260,7 +260,7 @@ def test_without_the_helper_a_batch_is_validated_in_printd(faces: Path, monkeypa
     assert [e["event"] for e in logs] == ["intake.helper_failed"] and logs[0]["error"] == "OSError"
 
 
-def test_import_benchmark_runs(tmp_path: Path) -> None:
+def test_import_benchmark_runs(short_tmp_path: Path) -> None:
     proc = subprocess.run(
         [
             sys.executable,
@@ -273,7 +273,7 @@ def test_import_benchmark_runs(tmp_path: Path) -> None:
             "0.3",
             "--json",
             "--dir",
-            str(tmp_path),
+            str(short_tmp_path),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -291,4 +291,4 @@ def test_import_benchmark_runs(tmp_path: Path) -> None:
     for way in run["ways"].values():
         assert way["status_during_ms"]["n"] > 0 and way["jobs_per_second"] > 0
     assert run["status_idle_ms"]["n"] > 0
-    assert list(tmp_path.iterdir()) == []
+    assert list(short_tmp_path.iterdir()) == []
