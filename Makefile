@@ -53,12 +53,18 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy printd drivers
 
-test: setup lint typecheck
-	$(BIN)/pytest -q --durations=15
+# pytest-xdist: most tests wait on daemons, simulators and servers rather than compute, so more workers than cores.
+# Each worker runs whole modules in their order (a module's daemon or cluster is made once, as in a serial run) and
+# starts its own private cupsd, PostgreSQL cluster and pcscd. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
-# Everything but the scenarios marked slow (about 5 minutes less); CI runs 'make test'.
+test: setup lint typecheck
+	$(BIN)/pytest -q --durations=15 $(PYTEST_PARALLEL)
+
+# Everything but the scenarios marked slow; CI runs 'make test'.
 test-quick: setup
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" $(PYTEST_PARALLEL)
 
 # bench/stations.py runs real stations on a throwaway PostgreSQL cluster: about 35 minutes on 2 cores.
 bench: setup
