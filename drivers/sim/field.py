@@ -16,7 +16,9 @@
 # takes that one in the same poll, so pcscd never reports the first card gone. `place` then first lets one poll
 # of the slot pass with nothing waiting (POLL_SECONDS).
 # The card leaving is kept by the reader's address, not by the field, so that it holds for two simulated
-# printers given the same reader one after the other (as tests do).
+# printers given the same reader one after the other (as tests do). Across processes the same holds at exit: a
+# process ending (a daemon stopped, a served simulator) takes its cards out and waits until each reader noticed,
+# so that the next process to put a card in that reader is not met by this one's, still shown present.
 #
 # Threads: `place` and `remove` are called by the printer model while it holds its lock; neither waits for the
 # link thread, and the link thread never takes the model's lock: it owns only its socket and its card's chip
@@ -28,10 +30,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -54,6 +58,8 @@ READ_SIZE = 65536
 _leaving: dict[tuple[str, int], _CardLink] = {}
 """The card last removed from each reader (by address), until the reader noticed it left."""
 _leaving_lock = threading.Lock()
+_in_readers: weakref.WeakSet[_CardLink] = weakref.WeakSet()
+"""The cards of this process in a reader now (for the exit)."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,8 @@ class ContactlessField:
         chip = ChipCard(bytes.fromhex(card.chip_uid), card.chip, refuse_writes=behaviour.refuse_writes)
         link = _CardLink(sock, chip, behaviour, name=f"chip-{card.index}")
         self._link = link
+        with _leaving_lock:
+            _in_readers.add(link)
         link.start()
         return True
 
@@ -158,6 +166,23 @@ class ContactlessField:
             link.leave()
             with _leaving_lock:
                 _leaving[(self.host, self.port)] = link
+
+
+@atexit.register
+def _let_cards_leave() -> None:
+    """At exit (the card threads still run then): every card of this process leaves its reader, and the exit
+    waits, at most LEAVE_TIMEOUT and one poll, until each reader noticed."""
+    with _leaving_lock:
+        links = [*_leaving.values(), *_in_readers]
+        _leaving.clear()
+    for link in links:
+        link.leave()
+    deadline = time.monotonic() + LEAVE_TIMEOUT
+    for link in links:
+        link.join(max(0.0, deadline - time.monotonic()))
+    unnoticed = [link.ended_at for link in links if not link.seen_leaving]
+    if unnoticed:
+        time.sleep(max(0.0, max(unnoticed) + POLL_SECONDS - time.monotonic()))
 
 
 class _CardLink(threading.Thread):
