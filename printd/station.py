@@ -473,6 +473,8 @@ class PrinterWorker:
             self.view.info = self.printer.driver.open()
         except DriverError as exc:
             self._offline(str(exc))
+            with contextlib.suppress(DriverError):
+                self.printer.driver.close()  # a link that broke during open is dropped: the next try makes a new one
             return False
         self._opened = True
         log.info("printer.opened", printer=self.name, model=self.view.info.model)

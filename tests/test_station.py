@@ -41,14 +41,17 @@ class ScriptedDriver:
         self.outcomes: list[CardResult | Exception] = []
         self.cleared = threading.Event()
         self.offline = False
+        self.link_broken = False  # the link in hand is dead until the driver is closed (a reconnecting transport)
 
     def open(self) -> PrinterInfo:
         if self.offline:
             raise PrinterOfflineError("not found on USB")
+        if self.link_broken:
+            raise PrinterOfflineError("printer not reachable: the link broke")
         return PrinterInfo("Scripted", "S1", "1.0")
 
     def close(self) -> None:
-        pass
+        self.link_broken = False
 
     def status(self) -> PrinterStatus:
         if self.offline:
@@ -164,6 +167,17 @@ def test_offline_printer_keeps_the_queue_and_reconnects_when_it_comes_back(
     driver.offline = False  # plugged back in
     wait_for(lambda: store.get_job("A").state is JobState.DONE, 15, "the job after reconnection")
     assert view.state != "offline" and store.balance().issued == 1
+
+
+def test_a_link_broken_during_open_is_dropped_so_the_next_try_reconnects(
+    station: Station, store: SqliteStore, driver: ScriptedDriver, png: bytes
+) -> None:
+    store.receive_stock(10, "DO", "t")
+    driver.link_broken = True  # unplugged while the printer was being opened; plugged back in at once
+    store.submit(new_job("A", png), "t")
+    station.start()
+    wait_for(lambda: store.get_job("A").state is JobState.DONE, 15, "the job on a new link")
+    assert station.worker("p1").view.state != "offline"
 
 
 def test_driver_refusing_content_fails_the_job_without_a_blank(
