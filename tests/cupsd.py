@@ -27,7 +27,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ from drivers.cups.install import install_backend
 from drivers.sim.model import PrinterModel
 from drivers.sim.serve import StateLock
 from drivers.sim.state import StateFile
-from tests.components import require_component
+from tests.components import require_component, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CUPS_EXEC = Path("/usr/lib/cups/daemon/cups-exec")
@@ -228,14 +227,7 @@ class PrivateCupsd:
     def stop(self) -> None:
         """SIGTERM, then wait (SIGKILL after STOP_TIMEOUT)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, STOP_TIMEOUT)
 
     def wait_backends(self, timeout: float = 30.0) -> None:
         """Wait until no backend holds a simulator: cupsd does not wait for a backend finishing a card."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.components import require_component
+from tests.components import require_component, stop_process
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 START_TIMEOUT = 10.0
@@ -176,14 +175,7 @@ class PrivatePcscd:
     def stop(self) -> None:
         """SIGTERM, then wait (SIGKILL after STOP_TIMEOUT). Cards in its readers see the link close."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, STOP_TIMEOUT)
 
     def log(self, lines: int = 60) -> str:
         if not self.log_path.exists():

@@ -239,17 +239,10 @@ class CardRun:
     # --- outcomes ---
 
     def _encoder_lost(self, detail: str) -> CardResult:
-        """The encoder could not reach the chip after ``Sic``: the counter says whether a blank was fed. A fed
-        one is rejected and spoiled; either way the reason pauses the printer (the next card would fare alike)."""
+        """The encoder could not reach the chip after ``Sic``: settled by the counter like any failure, with the
+        reason that pauses the printer (the next card would meet the same encoder)."""
         log.warning("evolis.encoder_unavailable", chip_uid=self.chip_uid)
-        try:
-            after = self.d._confirmed_status()
-        except (TransportError, NoReplyError, DriverError) as exc:
-            return self._unknown(f"{detail}; then the printer could not be read ({exc})")
-        assert self.before is not None
-        if after.counters.cards_fed == self.before.cards_fed:
-            return self._result(Outcome.NOT_FED, detail, base.ENCODER_UNAVAILABLE, after)
-        return self._reject(SpoilCategory.ENCODE_FAILED, detail, base.ENCODER_UNAVAILABLE)
+        return self._settle_by_counter(detail, SpoilCategory.ENCODE_FAILED, base.ENCODER_UNAVAILABLE)
 
     def _settle_failure(self, failure: _StepFailedError) -> CardResult:
         step = _STEP_NAMES.get(failure.command, failure.command)
@@ -260,14 +253,20 @@ class CardRun:
         if failure.command == "Se" and not failure.reply.is_error:
             # An unreadable answer to the eject: the card may be in the hopper or still inside.
             return self._with_after(Outcome.UNKNOWN, f"{detail}; the card may have been ejected")
+        return self._settle_by_counter(detail, SpoilCategory.PRINT_FAILED)
+
+    def _settle_by_counter(self, detail: str, category: SpoilCategory, reason: Reason | None = None) -> CardResult:
+        """A failure once a blank may have been fed: the counter, read again, says NOT_FED (unchanged) or SPOILED
+        (advanced: the card goes to the reject box). ``reason``, when given, stands for the printer's own."""
         try:
             after = self.d._confirmed_status()
         except (TransportError, NoReplyError, DriverError) as exc:
             return self._unknown(f"{detail}; then the printer could not be read ({exc})")
         assert self.before is not None
+        reason = reason or status.main_reason(after.reasons)
         if after.counters.cards_fed == self.before.cards_fed:
-            return self._result(Outcome.NOT_FED, detail, status.main_reason(after.reasons), after)
-        return self._reject(SpoilCategory.PRINT_FAILED, detail, status.main_reason(after.reasons))
+            return self._result(Outcome.NOT_FED, detail, reason, after)
+        return self._reject(category, detail, reason)
 
     def _reject(self, category: SpoilCategory, detail: str, reason: Reason | None) -> CardResult:
         """Send the fed card to the reject box; it is spoiled whatever the box says."""
