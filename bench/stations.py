@@ -527,6 +527,19 @@ def run_store_claims(count: int, jobs: int, face: bytes, url: str) -> ClaimRun:
 # ----------------------------------------------------------------------------- status over a deep queue
 
 
+def printing_started(client: ControlClient, timeout: float) -> bool:
+    """Wait until a card is printing or printed (the printers wake up to the stock), so that status is timed while
+    printing; False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.call("status", {})
+        queue = status.get("queue", {}) if isinstance(status, dict) else {}
+        if queue.get("printing", 0) or queue.get("done", 0):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 @dataclass
 class StatusRun:
     queued: int
@@ -578,6 +591,8 @@ def run_status(queued: int, calls: int, face: bytes, base: Path, url: str, say: 
                 run.problems.append(f"status says {seen!r} jobs queued, not {queued}")
             run.idle_ms = time_status(client, calls)
             client.call("stock.receive", {"count": 5000, "ref": "DO-QUEUED"})
+            if not printing_started(client, 60):
+                run.problems.append("no card was printing within 60 s of the stock arriving")
             run.printing_ms = time_status(client, calls)
         code = daemon.stop()
         if code != 0:
