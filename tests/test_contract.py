@@ -64,7 +64,7 @@ def rig(request: pytest.FixtureRequest) -> Iterator[object]:
         field = None
         if kind.endswith("+pcsc"):
             reader = request.getfixturevalue("pcsc_stack").readers[0]
-            encoder, field = PcscEncoder(PcscSettings(reader.pcsc_name, card_timeout=3.0)), reader.field_url
+            encoder, field = PcscEncoder(PcscSettings(reader.pcsc_name, card_timeout=5.0)), reader.field_url
         handle = make_sim_printer(
             f"contract-{kind}", cards=cards, seconds_per_card=0, faults=faults, ribbon=ribbon, field=field
         )
