@@ -88,6 +88,8 @@ def test_chip_faults_spoil_the_blank_with_the_uid_the_reader_read(
         result = driver.print_card(Card(front=FACE, chip_payload=script))
         after = driver.print_card(Card(front=FACE, chip_payload=script))  # the next blank encodes as usual
     assert result.outcome is outcome and result.reason == reason, result.detail
+    if fault == "card leaves the field":  # in its first write: after the two SELECTs
+        assert "the card left the reader's field during step 3 of 8 of the chip script" in result.detail
     assert after.outcome is Outcome.PRINTED, after.detail
     model = handle.model
     if outcome is Outcome.SPOILED:

@@ -112,7 +112,7 @@ class PcscEncoder:
                 card = self._run_program(card, payload)
             return uid
         except CardGoneError:
-            where = f" during step {card.steps_done + 1} of the chip script" if card and card.steps_done else ""
+            where = f" during step {card.steps_done + 1} of {len(steps)} of the chip script" if card and steps else ""
             raise EncodeError(f"the card left the reader's field{where}", chip_uid=_uid(card)) from None
         except ServiceError as exc:
             raise EncoderUnavailableError(str(exc), chip_uid=_uid(card)) from None
