@@ -113,8 +113,10 @@ class PcscLink:
     def transmit(self, handle: Any, protocol: int, command: bytes) -> bytes:
         scard = _scard()
         hresult, response = scard.SCardTransmit(handle, protocol, list(command))
-        if hresult == scard.SCARD_S_SUCCESS:
+        if hresult == scard.SCARD_S_SUCCESS and len(response) >= 2:
             return bytes(response)
+        if hresult == scard.SCARD_S_SUCCESS:  # a chip always ends its answer with a status word: none, no chip
+            raise CardGoneError("the card gave no answer")
         if self._is(hresult, _CARD_GONE):
             raise CardGoneError(_message(hresult))
         self._raise_unless_ok(hresult, "exchange with the card")
