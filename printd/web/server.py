@@ -10,6 +10,7 @@ address taken, the certificate unreadable).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import socket
 import ssl
@@ -28,6 +29,7 @@ from printd.web.state import Settings
 log = printd_logging.get_logger("printd.web")
 
 GRACEFUL_SECONDS = 5  # on SIGTERM: how long open requests get to finish
+STOP_REPORT_SECONDS = 10  # past the graceful time: a stop still under way is reported with every thread's stack
 
 
 class _Server(uvicorn.Server):
@@ -48,6 +50,9 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.notifier.send(stopping=1)
         log.info("web.stopping")
+        # A stop that overruns the graceful time by far leaves every thread's stack on stderr (the journal): what
+        # held it is then known, before systemd's kill.
+        faulthandler.dump_traceback_later(GRACEFUL_SECONDS + STOP_REPORT_SECONDS, exit=False)
         await super().shutdown(sockets)
 
 
