@@ -40,6 +40,7 @@ from bench.common import (
 from drivers.base import Card
 from drivers.cups.document import encode_card
 from printd.control.client import ControlClient, DaemonUnreachableError
+from tests.components import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZES = (500, 5000)
@@ -153,14 +154,7 @@ class DaemonProcess:
 
     def stop(self, timeout: float = 60.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process, timeout)
 
     def memory_kb(self) -> dict[str, int]:
         """VmRSS and VmHWM of the daemon (kB), from /proc/<pid>/status."""

@@ -18,9 +18,13 @@ from tests.postgres import require_postgres
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_bench(script: str, *args: str, tmp_path: Path, timeout: float = 120) -> dict[str, Any]:
+def run_bench(
+    script: str, *args: str, tmp_path: Path | None = None, timeout: float = 120, one_line: bool = False
+) -> dict[str, Any]:
+    """Run ``bench/SCRIPT`` and return its JSON figures (its last line; the only line with ``one_line``)."""
+    where = ["--dir", str(tmp_path)] if tmp_path is not None else []
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args, "--dir", str(tmp_path)],
+        [sys.executable, str(ROOT / "bench" / script), *args, *where],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -28,8 +32,9 @@ def run_bench(script: str, *args: str, tmp_path: Path, timeout: float = 120) -> 
         check=False,
     )
     assert proc.returncode == 0, f"{script} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    last = proc.stdout.strip().splitlines()[-1]
-    payload = json.loads(last)
+    lines = proc.stdout.strip().splitlines()
+    assert not one_line or len(lines) == 1, f"{script} --json printed {len(lines)} lines"
+    payload = json.loads(lines[-1])
     assert isinstance(payload, dict)
     return payload
 
@@ -60,19 +65,7 @@ def test_intake_benchmark_runs(short_tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("script", ["dispatch.py", "intake.py"])
 def test_json_only_prints_one_line(script: str, short_tmp_path: Path) -> None:
-    argv = ["--jobs", "5", "--runs", "1", "--json", "--dir", str(short_tmp_path)]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1
-    json.loads(lines[0])
+    run_bench(script, "--jobs", "5", "--runs", "1", "--json", tmp_path=short_tmp_path, one_line=True)
 
 
 def test_reports_benchmark_runs(short_tmp_path: Path) -> None:
@@ -103,19 +96,7 @@ def test_stations_benchmark_runs(short_tmp_path: Path) -> None:
 
 
 def test_panels_benchmark_counts_wire_bytes_with_and_without_compression() -> None:
-    tiny = ("--cards", "2", "--runs", "1", "--wire-cards", "1", "--json")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "panels.py"), *tiny],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1
-    result = json.loads(lines[0])
+    result = run_bench("panels.py", "--cards", "2", "--runs", "1", "--wire-cards", "1", "--json", one_line=True)
     assert {(row["face"], row["ribbon"]) for row in result["wire"]} == {
         (face, ribbon) for face in ("text card", "photo ID") for ribbon in ("ymcko", "kb")
     }
@@ -130,16 +111,7 @@ def test_chip_benchmark_times_the_pcsc_encoder_over_a_real_pcscd() -> None:
     from tests.pcscd import require_pcscd
 
     require_pcscd()
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "chip.py"), "--cards", "3", "--runs", "1", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_bench("chip.py", "--cards", "3", "--runs", "1", "--json", one_line=True)
     assert result["cards"] == 3 and result["payload_bytes"] == 4096
     ms = result["ms"]
     assert 0 < ms["chip"]["p50"] <= ms["total"]["p50"] and ms["wait"]["p50"] >= 0
