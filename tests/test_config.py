@@ -24,6 +24,18 @@ def test_defaults() -> None:
     assert config.printer == []
 
 
+def check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    """``printd check-config --config PATH`` as an administrator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "printd.daemon", "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -146,13 +158,6 @@ def test_every_number_is_finite_and_bounded(value: str) -> None:
 def test_check_config_names_the_key_and_the_range(tmp_path: Path, text: str, expected: str) -> None:
     config = tmp_path / "printd.toml"
     config.write_text(text + "\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "printd.daemon", "check-config", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    result = check_config(config)
     assert result.returncode == 2 and result.stdout == ""
     assert f"{config}: key {expected}; allowed: a " in result.stderr

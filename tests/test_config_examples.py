@@ -4,12 +4,12 @@ keeps to what an administrator needs: absolute paths, and a comment on every key
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+
+from tests.test_config import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "config").glob("*.toml"))
@@ -22,14 +22,7 @@ def test_every_example_is_here() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_check_config_accepts_each_example(path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "printd.daemon", "check-config", "--config", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = check_config(path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"{path}: ok ({PRINTERS[path.name]} printer(s))"
 
