@@ -161,3 +161,37 @@ def test_check_config_names_the_key_and_the_range(tmp_path: Path, text: str, exp
     result = check_config(config)
     assert result.returncode == 2 and result.stdout == ""
     assert f"{config}: key {expected}; allowed: a " in result.stderr
+
+
+EVOLIS = '[[printer]]\nname = "desk"\ntype = "evolis"\ntransport = "usb://0F49:0001"\n'
+
+
+@pytest.mark.parametrize(
+    ("keys", "says"),
+    [
+        ('encoder = "pcsc://"', r"printer\[0\]\.encoder: encoder 'pcsc://': name the reader"),
+        ('encoder = "pcsc://Evolis?card_timeout=0"', r"printer\[0\]\.encoder: .*card_timeout must be between"),
+        ('encoder = "pcsc://Evolis?retries=3"', r"printer\[0\]\.encoder: .*unknown option 'retries'"),
+        ('encoder = "pcsc://Evolis"\nencoder_command = ["encode"]', r"printer\[0\]\.encoder_command: .*absolute path"),
+        (
+            'encoder = "pcsc://Evolis"\nencoder_command = ["/usr/bin/encode", "{nik}"]',
+            r"printer\[0\]\.encoder_command: .*only placeholders are \{reader\} and \{uid\}",
+        ),
+        ('encoder_command = ["/usr/bin/encode"]', r"printer\[0\]\.encoder_command: needs an encoder"),
+    ],
+)
+def test_a_bad_chip_encoder_is_refused_naming_its_key(keys: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        parse_config(EVOLIS + keys + "\n")
+
+
+def test_a_simulated_printers_field_must_be_a_vpcd_address() -> None:
+    text = '[[printer]]\nname = "sim"\ntype = "sim"\nencoder = "pcsc://A"\nfield = "tcp://127.0.0.1:1"\n'
+    with pytest.raises(ConfigError, match=r"printer\[0\]\.field: contactless field 'tcp://127.0.0.1:1'"):
+        parse_config(text)
+
+
+def test_a_pcsc_encoder_is_accepted_with_its_program() -> None:
+    text = EVOLIS + 'encoder = "pcsc://Evolis?card_timeout=8"\nencoder_command = ["/usr/bin/encode", "{uid}"]\n'
+    printer = parse_config(text).printer[0]
+    assert getattr(printer, "encoder_command", None) == ["/usr/bin/encode", "{uid}"]
