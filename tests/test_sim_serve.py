@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Card, Outcome
+from drivers.evolis import protocol
 from drivers.evolis.driver import EvolisDriver
 from drivers.sim.__main__ import main
+from drivers.transport import TransportError
 from tests.conftest import card_png
 from tests.daemon_harness import wait_for
 from tests.sim_serial import served_sim
@@ -160,3 +162,39 @@ def test_stop_is_quick_while_idle(tmp_path: Path) -> None:
         started = time.monotonic()
         assert served.stop() == 0
         assert time.monotonic() - started < 2
+
+
+def test_a_hung_printer_reads_nothing_more_until_it_is_restarted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def panel(name: str, levels: int) -> bytes:
+        data = bytes(protocol.panel_data_size(name, levels))
+        return protocol.encode_command(protocol.download_panel(name, levels, data))
+
+    with served_sim(tmp_path, faults="card 1: printer hangs") as served:
+        host = served.transport("baudrate=4000000&write_timeout=0.5")
+        host.write(protocol.encode_command(protocol.start_sequence()))
+        assert host.read(2.0) == b"OK\r"
+        host.write(panel("k", 2))  # the card is fed at its first panel, and the printer hangs
+        wait_for(lambda: served.state()["cards_fed"] == 1, 5, "the card to be fed", 0.02)
+        assert host.read(0.5) == b""
+        with pytest.raises(TransportError, match="write timeout"):  # the pty's buffer fills and stays full
+            host.write(panel("y", 32))
+        host.close()
+        stopping = time.monotonic()
+        assert served.stop() == 0
+        assert time.monotonic() - stopping < 3
+    report = status(capsys, served.state_file)
+    assert (report["in_printer"], report["hopper"], report["reject_box"], report["balanced"]) == (1, 0, 0, True)
+    assert report["conditions"] == ["jam"]  # what the printer shows once it is on again
+
+    with served_sim(tmp_path) as again:  # the power cycle
+        driver = EvolisDriver(again.transport(), **FAST)
+        driver.open()
+        assert "media-jam-error" in {str(r) for r in driver.status().reasons}
+        assert driver.card_inside() is True and driver.reject_card() and driver.card_inside() is False
+        assert driver.status().state.value == "ready" and driver.print_card(CARD).outcome is Outcome.PRINTED
+        driver.close()
+        assert again.stop() == 0
+    report = status(capsys, again.state_file)
+    assert (report["in_printer"], report["hopper"], report["reject_box"], report["balanced"]) == (0, 1, 1, True)

@@ -52,6 +52,13 @@ class SimHandle:
         link = ReconnectingTransport(self.connect, f"simulated printer {self.name}")
         return EvolisDriver(link, **options)
 
+    def power_cycle(self) -> None:
+        """Switch the printer off and on: its link drops (a write blocked on a hung printer raises
+        TransportError) and its firmware starts afresh; the physical state stays (a card a hang left inside is
+        a jam). A driver's next use plugs in a new link."""
+        self.transport.close()
+        self.printer.power_cycle()
+
     def connect(self) -> InProcessTransport:
         """The in-process link: the current one, or a new one when it was closed."""
         if self.transport.closed:

@@ -10,6 +10,7 @@
 #                | "garbled reply" | "no reply" ("reply timeout") | "link lost" | "spurious ribbon ended"
 #                | "late reply" ("slow reply") | "spurious eject error" | "eject error after eject"
 #                | "chip refuses" | "card leaves the field" | "slow chip" | "no card in the field"
+#                | "printer hangs" ("hangs", "firmware hangs")
 #   after-fault := "feeder empty" | "feeder near empty" | "reject box full" | "cover opens" | "ribbon ends"
 #                | "ribbon jam" | "head temperature"
 #   stage       := "before feeding" ("at feed") | "at the encoder" ("while encoding")
@@ -41,6 +42,7 @@
 #   spurious ribbon ended     feed, panels
 #   late reply   eject, feed, encoder, panels       spurious eject error, eject error after eject   eject
 #   chip refuses, card leaves the field, slow chip, no card in the field   encoder
+#   printer hangs   panels, feed, encoder, eject
 #
 # Link faults: "garbled reply" garbles the reply, "no reply" never sends it, "link lost" drops the link as the
 # printer answers (an in-process link is then unplugged until the host reconnects; on a served link the reply
@@ -59,6 +61,18 @@
 # the field" never puts the card in the reader. With the in-process encoder (drivers/sim/encoder.py) each but
 # "slow chip" makes the encoder raise EncodeError ("no card in the field" without a UID), and "slow chip" adds
 # SLOW_CHIP_SECONDS to the encode time.
+# "printer hangs": the printer's firmware hangs, as a real printer that wedges. It strikes the command a link fault
+# strikes at its stage (Pr before feeding, before it is carried out: no card is fed; Sic at the encoder and the
+# card's first Db during the panels, once carried out: the card is fed; Se or Ser at eject, before the card
+# moves). From then on the printer reads none of its input and answers nothing until it is power-cycled
+# (`SimPrinter.power_cycle`; a new `serve` process): an in-process link's write blocks until the link is
+# closed or the printer power-cycled, then raises TransportError; a served pty is no longer read, so the host's
+# writes fill the terminal's buffer and block. The card stays where it is, stopped in the card path with the
+# mechanism: the model marks it jammed at once (saved to the state file like any physical change). That is what
+# the printer reports after a power cycle, reusing the jam of a fed card: Rst ERR_MECHANICAL, Rlr;p "ERR CARD",
+# Rse;p CARD; the host's Ser or the operator's clear-jam takes it to the reject box, and the jam leaves with
+# it. So printd's start-up settlement finds the interrupted card inside after exactly one feed, rejects it and
+# books it spoiled. A hang before feeding leaves nothing inside: the counter did not move, the card was not fed.
 # "after N:" clauses: "cover opens", "ribbon ends", "ribbon jam" and "head temperature" strike at the next feed,
 # as "card N+1: <fault> before feeding" does; "feeder empty", "feeder near empty" and "reject box full" are
 # sensors: they report as soon as N blanks have been fed (and refuse feeding, but for the warning).
@@ -107,6 +121,7 @@ class FaultKind(enum.StrEnum):
     CARD_LEAVES_FIELD = "card leaves the field"
     SLOW_CHIP = "slow chip"
     NO_CARD_IN_FIELD = "no card in the field"
+    PRINTER_HANGS = "printer hangs"  # until a power cycle; the card it leaves inside is then a jam (see above)
 
 
 class Stage(enum.StrEnum):
@@ -167,6 +182,9 @@ _PHRASES: dict[str, FaultKind] = {
     "slow chip": FaultKind.SLOW_CHIP,
     "no card in the field": FaultKind.NO_CARD_IN_FIELD,
     "no card in field": FaultKind.NO_CARD_IN_FIELD,
+    "printer hangs": FaultKind.PRINTER_HANGS,
+    "hangs": FaultKind.PRINTER_HANGS,
+    "firmware hangs": FaultKind.PRINTER_HANGS,
 }
 
 _STAGE_PHRASES: dict[str, Stage] = {
@@ -208,6 +226,7 @@ STAGES: dict[FaultKind, tuple[Stage, ...]] = {
     FaultKind.CARD_LEAVES_FIELD: (Stage.ENCODER,),
     FaultKind.SLOW_CHIP: (Stage.ENCODER,),
     FaultKind.NO_CARD_IN_FIELD: (Stage.ENCODER,),
+    FaultKind.PRINTER_HANGS: (Stage.PANELS, Stage.FEED, Stage.ENCODER, Stage.EJECT),
 }
 """The stages each card fault can strike at; the first is where it strikes when no stage is given."""
 
@@ -249,7 +268,7 @@ FEED_CONDITIONS = frozenset(
 EJECT_REPLY_FAULTS = frozenset({FaultKind.SPURIOUS_EJECT_ERROR, FaultKind.EJECT_ERROR_AFTER_EJECT})
 """Link faults that strike the reply to ``Se`` only (a ``Ser`` that ends the card instead is answered as usual)."""
 LINK_FAULTS = frozenset({FaultKind.GARBLED_REPLY, FaultKind.NO_REPLY, FaultKind.LINK_LOST, FaultKind.LATE_REPLY})
-LINK_FAULTS |= EJECT_REPLY_FAULTS
+LINK_FAULTS |= EJECT_REPLY_FAULTS | {FaultKind.PRINTER_HANGS}  # a hang strikes the commands a link fault does
 CHIP_FAULTS = frozenset(
     {FaultKind.CHIP_REFUSES, FaultKind.CARD_LEAVES_FIELD, FaultKind.SLOW_CHIP, FaultKind.NO_CARD_IN_FIELD}
 )

@@ -393,8 +393,8 @@ class PrinterModel:
             return uid
 
     def link_fault(self, stage: Stage) -> FaultKind | None:
-        """The scripted link fault (garbled reply, no reply, link lost) due now at ``stage``, if any: for the card
-        in the printer, or before feeding for the next card. It fires once."""
+        """The scripted link fault (garbled reply, no reply, link lost... or a hang) due now at ``stage``, if any:
+        for the card in the printer, or before feeding for the next card. It fires once."""
         with self.lock:
             card = self.next_card if stage is Stage.FEED else (self.card.index if self.card else None)
             if card is None:
@@ -404,6 +404,14 @@ class PrinterModel:
                 self.changed()
                 return clause.kind
             return None
+
+    def hang(self) -> None:
+        """The firmware hung: the mechanism stops with the card (if any) where it is. The card is stuck there,
+        a jam the printer reports once it is powered on again (drivers/sim/faults.py, "printer hangs")."""
+        with self.lock:
+            if self.card is not None:
+                self.card.failure = FaultKind.JAM.value
+            self.changed()
 
     def spurious_panel_refusal(self) -> bool:
         """A scripted spurious ribbon end on this card's panel, due now (fires once): the panel is refused

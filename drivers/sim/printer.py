@@ -19,6 +19,11 @@
 # eject errors strike ``Se`` only: "spurious eject error" answers ERR and does nothing (the card stays inside,
 # fine), "eject error after eject" ejects the card and answers ERR.
 #
+# A scripted hang ("printer hangs") strikes the same commands: the printer answers nothing more and takes none of
+# the bytes after that command (`hung`) until `power_cycle`. It never blocks in `receive`: the link decides what a
+# hung printer's host sees (drivers/sim/transport.py blocks the writer on `wait_while_hung`; drivers/sim/serve.py
+# stops reading the pty).
+#
 # Compressed panels (``Dbc``, K and O): accepted by a model the programming guide lists for it
 # (`drivers.evolis.protocol.accepts_compressed_panels`, asked with the model name and firmware this printer
 # reports); any other model answers "ERROR CDE", an unknown command, and does nothing. An accepted ``Dbc`` is
@@ -30,6 +35,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,6 +158,39 @@ class SimPrinter:
         self._decoder = CommandDecoder()
         self._session = _Session()
         self._link_dropped = False
+        self._hung = False
+        self._hang = threading.Condition()  # not the model's lock: waiters must not hold the printer
+
+    @property
+    def hung(self) -> bool:
+        """True from a scripted hang until `power_cycle`: the printer takes no input and answers nothing."""
+        return self._hung
+
+    def wait_while_hung(self, released: Callable[[], bool]) -> None:
+        """Block while the printer is hung, until it is power-cycled or ``released()`` is true (checked again at
+        each `release_waiters`)."""
+        with self._hang:
+            self._hang.wait_for(lambda: not self._hung or released())
+
+    def release_waiters(self) -> None:
+        """Have every `wait_while_hung` look at its ``released`` again (a link was closed)."""
+        with self._hang:
+            self._hang.notify_all()
+
+    def power_cycle(self) -> None:
+        """Switch the printer off and on: the firmware starts afresh (a hang ends; a half-received command, the
+        card's session and owed replies are forgotten). The physical state stays as it is."""
+        with self.model.lock:
+            self._decoder = CommandDecoder()
+            self._session = _Session()
+            self._late.clear()
+            self._link_dropped = False
+            self.last_feed_failed = False
+            self.error_management = 0
+            self.ribbon_setting = self.model.ribbon_type
+        with self._hang:
+            self._hung = False
+            self._hang.notify_all()
 
     def take_link_drop(self) -> bool:
         """True once after a scripted "link lost": the link carrying the last reply must drop now."""
@@ -162,6 +201,8 @@ class SimPrinter:
     def take_late_replies(self) -> tuple[bytes, float | None]:
         """The late replies due now, and the seconds until the next one is due (None: none is waiting)."""
         with self.model.lock:
+            if self._hung:
+                return b"", None  # it owes them still, but answers nothing more
             now = self._clock()
             due = b"".join(reply for at, reply in self._late if at <= now)
             self._late = [(at, reply) for at, reply in self._late if at > now]
@@ -173,8 +214,11 @@ class SimPrinter:
             self._decoder = CommandDecoder()
 
     def receive(self, data: bytes) -> bytes:
-        """Take bytes from the host; return the replies to the commands they completed."""
+        """Take bytes from the host; return the replies to the commands they completed. A hung printer takes
+        nothing, and what follows the command it hung at is lost."""
         with self.model.lock:
+            if self._hung:
+                return b""
             due = self.take_late_replies()[0]
             out = bytearray()
             for event in self._decoder.feed(data):
@@ -182,6 +226,8 @@ class SimPrinter:
                     out += self._reply(REPLY_MALFORMED, NACK_COMMAND)
                 else:
                     out += self.execute(event)
+                if self._hung:
+                    break
             if self._late and out:
                 # One command at a time: a printer still owing a late reply answers nothing before it.
                 self._late.append((max(at for at, _ in self._late), bytes(out)))
@@ -196,6 +242,8 @@ class SimPrinter:
             link_fault = self._link_fault(stage) if stage is not None and before else None
             if link_fault in EJECT_REPLY_FAULTS and cmd.name != "Se":
                 link_fault = None  # the card ended by Ser: its reply is true
+            if link_fault is FaultKind.PRINTER_HANGS:
+                return self._hang_now()  # before the command is carried out
             nack: str | None = None
             try:
                 if link_fault is FaultKind.SPURIOUS_EJECT_ERROR and self.model.card is not None:
@@ -218,6 +266,8 @@ class SimPrinter:
             reply = self._reply(text, nack)
             if stage is not None and not before:
                 link_fault = self._link_fault(stage)
+            if link_fault is FaultKind.PRINTER_HANGS:
+                return self._hang_now()
             if link_fault is FaultKind.LINK_LOST:
                 self._link_dropped = True
                 return b""
@@ -230,6 +280,15 @@ class SimPrinter:
                 kept = reply[-1:] if reply.endswith(b"\r") else b""
                 return bytes(b ^ 0x80 for b in reply[: len(reply) - len(kept)]) + kept
             return reply
+
+    def _hang_now(self) -> bytes:
+        """A scripted hang strikes: the mechanism stops where it is, and no reply comes (now or later)."""
+        self.model.hang()
+        with self._hang:
+            self._hung = True
+        card = self.model.card
+        log.warning("sim.printer_hung", blank=None if card is None else card.index)
+        return b""
 
     def _link_fault(self, stage: Stage) -> FaultKind | None:
         if stage is Stage.FEED and self.model.card is not None:

@@ -6,6 +6,11 @@
 # command (`SimPrinter.reset_link`), as a printer does when its link drops. Replies written while no host
 # has the slave open wait in the terminal for the next one that does; that is what the usblp
 # close-and-reopen host needs.
+#
+# A printer whose firmware hung (a scripted "printer hangs", `SimPrinter.hung`) reads nothing more: the server
+# stops reading the master, so the host's writes fill the terminal's buffer and then block in the kernel, and
+# it sends nothing, until it is stopped (a signal still wakes it). A new server on the state file is the power
+# cycle.
 
 from __future__ import annotations
 
@@ -95,11 +100,16 @@ class PtyServer:
         """Wait for the host, a late reply falling due, or a stop (False)."""
         poller = select.poll()
         poller.register(self._wake_r, select.POLLIN)
+        if self._printer_hung():
+            return not poller.poll(None)  # the master is left alone: only a stop wakes the server
         due_in = self._take_late()
         if self._hung_up:
             return not poller.poll(HANGUP_POLL * 1000)
         poller.register(self._master, select.POLLIN | (select.POLLOUT if self._out else 0))
         return self._wake_r not in dict(poller.poll(None if due_in is None else due_in * 1000))
+
+    def _printer_hung(self) -> bool:
+        return bool(getattr(self.printer, "hung", False))
 
     def _take_late(self) -> float | None:
         """Queue the printer's late replies now due (`SimPrinter.take_late_replies`); seconds to the next."""

@@ -14,7 +14,10 @@ class InProcessTransport:
     so the calling thread blocks as it would on real hardware) and queues its replies for ``read``.
 
     ``unplug`` makes every call raise TransportError until ``plug``; ``close`` does so for good. The printer
-    unplugs the link itself when a scripted "link lost" strikes.
+    unplugs the link itself when a scripted "link lost" strikes. A printer that hung (a scripted "printer
+    hangs") takes no more bytes: ``write`` blocks, as a write to a device that stopped draining its input does,
+    until this link is closed or unplugged (from another thread) or the printer is power-cycled, and then raises
+    TransportError.
     """
 
     def __init__(self, printer: SimPrinter) -> None:
@@ -33,6 +36,13 @@ class InProcessTransport:
             self._check()
             self._replies += replies
             self._ready.notify_all()
+        if self.printer.hung:
+            self._blocked_while_hung()
+
+    def _blocked_while_hung(self) -> None:
+        self.printer.wait_while_hung(lambda: self._down)
+        self._check()
+        raise TransportError("the simulated printer was switched off while it hung")
 
     def read(self, timeout: float) -> bytes:
         """Like a device: with nothing queued, wait up to ``timeout`` (a reply the printer swallowed costs
@@ -59,6 +69,7 @@ class InProcessTransport:
             self._closed = True
             self._replies.clear()
             self._ready.notify_all()
+        self.printer.release_waiters()
         self.printer.reset_link()
 
     def unplug(self) -> None:
@@ -67,6 +78,7 @@ class InProcessTransport:
             self._unplugged = True
             self._replies.clear()
             self._ready.notify_all()
+        self.printer.release_waiters()
         self.printer.reset_link()
 
     @property

@@ -125,8 +125,8 @@ class SimUsbDevice:
 
     Knobs: ``busy`` (another process has claimed the interface: claiming fails with EBUSY),
     ``permission_denied`` (opening fails with EACCES), ``accepting`` (False: bulk writes time out, as to a
-    printer that takes no data), ``kernel_driver`` (usblp is bound to the interface
-    when configured), ``configured`` (False: the device starts unconfigured), `unplug` / `plug`, and
+    printer that takes no data; so do they once the printer hung), ``kernel_driver`` (usblp is bound to the
+    interface when configured), ``configured`` (False: the device starts unconfigured), `unplug` / `plug`, and
     `unplug_on` to pull the cable when a given command is written. ``events`` records what the host did.
     """
 
@@ -345,7 +345,7 @@ class SimUsbDevice:
     def bulk_write(self, handle: _Handle, endpoint: int, interface: int, data: bytes, timeout: int) -> int:
         with self._ready:
             self._transfer_check(handle, endpoint, interface)
-            if not self.accepting:
+            if not self.accepting or self.printer.hung:  # a hung printer's endpoint takes no more data
                 self._ready.wait_for(lambda: not self._alive(handle), timeout / 1000 if timeout > 0 else None)
                 self._check(handle)
                 raise _timed_out()
