@@ -7,12 +7,17 @@ STAMP := $(VENV)/.installed
 # Debian packages the suite and the real transports need (grows with CUPS, PostgreSQL...); pyscard builds
 # from source against libpcsclite with swig, and the PC/SC tests run pcscd with the vpcd virtual reader.
 DEBIAN_PACKAGES := libusb-1.0-0 sqlite3 cups-daemon cups-client libcups2-dev systemd procps passwd poppler-utils fonts-dejavu-core postgresql chromium chromium-driver \
-	pcscd vsmartcard-vpcd libpcsclite-dev swig
+	pcscd vsmartcard-vpcd libpcsclite-dev swig \
+	dpkg-dev lintian systemd-container mmdebstrap
+# The suite builds the Debian package (make deb: dpkg-dev, and debian/control's Build-Depends, installed by
+# deb-build-deps), checks it with lintian and boots a systemd container (systemd-nspawn) on a minimal Debian root
+# (mmdebstrap) to install it in.
 
 LOCALE := printd/locale
 CATALOGS := $(LOCALE)/id/LC_MESSAGES/printd.mo
 
-.PHONY: setup system-packages locale locale-extract run test test-quick lint typecheck bench crash-campaign clean
+.PHONY: setup system-packages locale locale-extract run test test-quick lint typecheck bench crash-campaign clean deb \
+	deb-build-deps deb-requirements
 
 setup: system-packages $(STAMP) locale
 
@@ -60,7 +65,7 @@ typecheck: setup
 TEST_WORKERS ?= 3
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
-test: setup lint typecheck
+test: setup deb-build-deps lint typecheck
 	$(BIN)/pytest -q --durations=15 $(PYTEST_PARALLEL)
 
 # Everything but the scenarios marked slow; CI runs 'make test'.
@@ -84,5 +89,25 @@ crash-campaign: setup
 	$(BIN)/python bench/crash_campaign.py --kills 1000
 	$(BIN)/python bench/crash_campaign.py --postgres
 
+# The Debian package, dist/printd_VERSION_ARCH.deb (debian/): built from a copy of the tree (the files git tracks
+# or would track, uncommitted changes included) under build/deb, then checked by lintian.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_SOURCE = build/deb/printd-$(DEB_VERSION)
+deb: system-packages deb-build-deps
+	rm -rf build/deb && mkdir -p $(DEB_SOURCE) dist
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(DEB_SOURCE)
+	cd $(DEB_SOURCE) && dpkg-buildpackage --build=binary --no-sign
+	mv build/deb/printd_$(DEB_VERSION)_*.deb dist/
+	lintian --fail-on error dist/printd_$(DEB_VERSION)_*.deb
+
+deb-build-deps: system-packages
+	@dpkg-checkbuilddeps 2>/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "installing the Debian package's Build-Depends"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get build-dep -y -qq ./; }
+
+# After a change of dependencies in pyproject.toml (and make setup): pin what the suite ran on for the package.
+deb-requirements: setup
+	$(BIN)/python debian/pin-requirements
+
 clean:
-	rm -rf $(VENV) var build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) var build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache
