@@ -8,8 +8,11 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 _UCRED = struct.Struct("3i")
 
@@ -86,3 +89,17 @@ def largest_gap(times: list[float], start: float, end: float) -> float:
     """The longest stretch between ``start`` and ``end`` without one of ``times``."""
     points = [start, *sorted(t for t in times if start <= t <= end), end]
     return max(b - a for a, b in itertools.pairwise(points))
+
+
+@contextlib.contextmanager
+def notify_environment(path: Path, monkeypatch: pytest.MonkeyPatch, watchdog_usec: int) -> Iterator[NotifySocket]:
+    """A NotifySocket at ``path`` named in NOTIFY_SOCKET, with systemd's watchdog variables as a service would get
+    them (WATCHDOG_USEC; no WATCHDOG_PID, so any process may ping), for daemons started meanwhile."""
+    sock = NotifySocket(path)
+    monkeypatch.setenv("NOTIFY_SOCKET", sock.path)
+    monkeypatch.setenv("WATCHDOG_USEC", str(watchdog_usec))
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    try:
+        yield sock
+    finally:
+        sock.close()

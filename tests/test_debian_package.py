@@ -89,6 +89,10 @@ class Station:
     def run(self, *argv: str, **options: object) -> subprocess.CompletedProcess[str]:
         return self.container.run(*argv, **options)  # type: ignore[arg-type]
 
+    def apt(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """apt-get as an administrator runs it, answering nothing (debconf's defaults, or what was preseeded)."""
+        return self.run("apt-get", *argv, "--yes", "--quiet", env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+
     def printctl_json(self, *argv: str, user: str | None = None) -> object:
         return json.loads(self.run("printctl", "--json", *argv, user=user).stdout)
 
@@ -188,15 +192,7 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
 
 def test_apt_installs_the_package_on_a_fresh_debian(station: Station) -> None:
     started = time.monotonic()
-    result = station.run(
-        "apt-get",
-        "install",
-        "--yes",
-        "--quiet",
-        f"/root/{station.deb.name}",
-        env={"DEBIAN_FRONTEND": "noninteractive"},
-        timeout=300,
-    )
+    result = station.apt("install", f"/root/{station.deb.name}")
     print(f"apt-get install ./{station.deb.name}: {time.monotonic() - started:.1f} s")
     assert "printd.service is a disabled or a static unit, not starting it" in result.stderr + result.stdout
     # the socket is enabled and listening, the services are installed but wait for the edited configuration
@@ -345,6 +341,10 @@ def test_the_journal_has_printds_json_fields(station: Station) -> None:
     assert all({"event", "level", "timestamp"} <= set(event) for event in events)
     cards = [event for event in events if "job" in event and "printer" in event]
     assert cards, [event["event"] for event in events]
+    # each line filed under its level: the wedged printer's error is among `journalctl -p err`
+    errors = station.journal("--unit=printd.service", "--priority=err", "--identifier=printd")
+    assert "watchdog.withheld" in [json.loads(entry["MESSAGE"])["event"] for entry in errors], errors
+    assert {entry["PRIORITY"] for entry in errors} <= {"0", "1", "2", "3"}
     everything = station.run("journalctl", "--no-pager", "--output=verbose").stdout
     assert HOLDER not in everything and "Siti" not in everything
 
@@ -359,32 +359,18 @@ def test_systemd_analyze_security_on_the_installed_units(station: Station) -> No
 
 
 def test_remove_stops_everything_and_purge_keeps_the_ledger_unless_asked(station: Station) -> None:
-    station.run(
-        "apt-get", "remove", "--yes", "--quiet", "printd", env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300
-    )
+    station.apt("remove", "printd")
     assert [station.active(unit) for unit in ("printd.socket", "printd.service")] == ["inactive", "inactive"]
     assert station.run("pgrep", "-u", "printd", check=False).returncode == 1  # no printd process left
     assert station.container.path("/var/lib/printd/printd.db").exists()
     assert station.container.path(CONFIG).exists()  # a conffile stays until purge
-    station.run(
-        "apt-get", "purge", "--yes", "--quiet", "printd", env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300
-    )
+    station.apt("purge", "printd")
     assert not station.container.path("/etc/printd").exists()
     assert not station.container.path("/var/spool/printd").exists()
     assert station.container.path("/var/lib/printd/printd.db").exists()  # the ledger of accountable blanks
     assert station.run("getent", "passwd", "printd", check=False).returncode == 0  # system users stay
     # asked to: the database goes with the purge
-    station.run(
-        "apt-get",
-        "install",
-        "--yes",
-        "--quiet",
-        f"/root/{station.deb.name}",
-        env={"DEBIAN_FRONTEND": "noninteractive"},
-        timeout=300,
-    )
+    station.apt("install", f"/root/{station.deb.name}")
     station.run("debconf-set-selections", input="printd printd/purge_database boolean true\n")
-    station.run(
-        "apt-get", "purge", "--yes", "--quiet", "printd", env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300
-    )
+    station.apt("purge", "printd")
     assert not station.container.path("/var/lib/printd").exists()

@@ -35,19 +35,15 @@ from printd.printers import BuiltPrinter
 from printd.watchdog import CallBounds, Heartbeat, WatchedDriver, bounds_for, watch
 from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import ROOT, DaemonProcess, SimSpec, wait_for
-from tests.notify_socket import NotifySocket, largest_gap
+from tests.notify_socket import NotifySocket, largest_gap, notify_environment
 
 WATCHDOG_USEC = 1_000_000  # pings every 0.5 s
 
 
 @pytest.fixture
 def notify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NotifySocket]:
-    sock = NotifySocket(tmp_path / "notify")
-    monkeypatch.setenv("NOTIFY_SOCKET", sock.path)
-    monkeypatch.setenv("WATCHDOG_USEC", str(WATCHDOG_USEC))
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    yield sock
-    sock.close()
+    with notify_environment(tmp_path / "notify", monkeypatch, WATCHDOG_USEC) as sock:
+        yield sock
 
 
 # ---- the sender ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from printd.store.core import INTERRUPTED
 from printd.watchdog import SLACK_SECONDS
 from tests.conftest import assert_ledger_consistent, card_png
 from tests.daemon_harness import DaemonProcess, SimSpec, wait_for
-from tests.notify_socket import NotifySocket, largest_gap
+from tests.notify_socket import NotifySocket, largest_gap, notify_environment
 
 WATCHDOG_USEC = 1_000_000  # pings every 0.5 s
 SECONDS_PER_CARD = 0.2
@@ -25,12 +25,8 @@ PING_EVERY = WATCHDOG_USEC / 2e6
 
 @pytest.fixture
 def notify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NotifySocket]:
-    sock = NotifySocket(tmp_path / "notify")
-    monkeypatch.setenv("NOTIFY_SOCKET", sock.path)
-    monkeypatch.setenv("WATCHDOG_USEC", str(WATCHDOG_USEC))
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    yield sock
-    sock.close()
+    with notify_environment(tmp_path / "notify", monkeypatch, WATCHDOG_USEC) as sock:
+        yield sock
 
 
 @pytest.fixture
