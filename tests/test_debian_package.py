@@ -384,6 +384,20 @@ def test_systemd_analyze_security_on_the_installed_units(station: Station) -> No
         assert float(found.group(1)) <= MAX_EXPOSURE, report
 
 
+def test_an_upgrade_restarts_a_running_printd_after_the_card_in_hand(station: Station) -> None:
+    station.run("printctl", "printers", "pause", "macet")
+    station.submit("UPGRADE-1")
+    station.wait_state("UPGRADE-1", ("printing",), 20)
+    pid = station.show("printd.service", "MainPID")
+    station.apt("install", "--reinstall", f"/root/{station.deb.name}")  # as an upgrade: prerm, unpack, postinst
+    job = station.job("UPGRADE-1")  # printed whole before the old printd stopped: one card, no spoil
+    assert (job["state"], [card["fate"] for card in job["cards"]]) == ("done", ["issued"]), job
+    assert station.active("printd.socket") == "active"
+    wait_for(lambda: station.active("printd.service") == "active", 60, "printd to be running again")
+    assert station.show("printd.service", "MainPID") not in (pid, "0")
+    station.assert_ledger_matches_the_printers()
+
+
 def test_remove_stops_everything_and_purge_keeps_the_ledger_unless_asked(station: Station) -> None:
     station.apt("remove", "printd")
     assert [station.active(unit) for unit in ("printd.socket", "printd.service")] == ["inactive", "inactive"]
