@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,11 +39,11 @@ def require_container_tools() -> None:
         pytest.skip(problem)
 
 
-def make_root(root: Path, packages: Sequence[str], log: Path, suite: str = "bookworm") -> subprocess.Popen[bytes]:
-    """Start mmdebstrap making a minimal Debian ``suite`` with systemd and ``packages`` in ``root`` (a new directory),
-    its package lists kept so apt can install into it at once; the caller waits for it (it runs beside the package
+def make_root(root: Path, log: Path, suite: str = "bookworm") -> subprocess.Popen[bytes]:
+    """Start mmdebstrap making a minimal Debian ``suite`` with systemd in ``root`` (a new directory), its package
+    lists kept so apt can install into it as on a fresh system; the caller waits for it (it runs beside the package
     build)."""
-    include = ",".join(["systemd", "systemd-sysv", "dbus", *packages])
+    include = "systemd,systemd-sysv,dbus"
     with log.open("wb") as out:
         return subprocess.Popen(
             ["mmdebstrap", "--variant=minbase", "--skip=cleanup/apt/lists", f"--include={include}", suite, str(root)],
