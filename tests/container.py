@@ -17,9 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.components import stop_process
+from tests.components import require_component, stop_process
 
 BOOT_SECONDS = 60
 TOOLS = {"systemd-nspawn": "systemd-container", "mmdebstrap": "mmdebstrap", "nsenter": "util-linux"}
@@ -28,15 +26,12 @@ TOOLS = {"systemd-nspawn": "systemd-container", "mmdebstrap": "mmdebstrap", "nse
 def require_container_tools() -> None:
     """Fails under CI=true (skips otherwise) unless this is root with systemd-nspawn, mmdebstrap and nsenter."""
     missing = [f"{tool} (Debian package {package})" for tool, package in TOOLS.items() if not shutil.which(tool)]
-    problem = ""
+    problem = None
     if os.geteuid() != 0:
         problem = "the systemd container needs root (systemd-nspawn)"
     elif missing:
         problem = f"not installed: {', '.join(missing)}; make setup installs them"
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require_component("a systemd container", problem)
 
 
 def make_root(root: Path, log: Path, suite: str = "bookworm") -> subprocess.Popen[bytes]:

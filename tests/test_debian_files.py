@@ -5,6 +5,7 @@ are Depends, and the debconf question is translated. (tests/test_debian_package.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tomllib
 
@@ -12,6 +13,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.components import require_component
 from tests.daemon_harness import ROOT
 
 DEBIAN = ROOT / "debian"
@@ -64,6 +66,7 @@ def test_the_libraries_loaded_at_run_time_are_depends() -> None:
 
 
 def test_the_debconf_question_is_translated_into_indonesian() -> None:
+    require_component("msgfmt", None if shutil.which("msgfmt") else "msgfmt is missing: apt-get install gettext")
     result = subprocess.run(
         ["msgfmt", "--check", "--statistics", "-o", "/dev/null", str(DEBIAN / "po" / "id.po")],
         capture_output=True,
