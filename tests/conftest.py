@@ -39,6 +39,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.path not in slow)  # stable: each module's tests keep their order
 
 
+PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Keeps each phase's report (setup, call, teardown) on the item, for fixtures that must know whether the test
+    they served failed: ``request.node.stash[PHASE_REPORTS]``."""
+    report: pytest.TestReport = yield
+    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    return report
+
+
 @pytest.fixture
 def short_tmp_path() -> Iterator[Path]:
     """A temporary directory of a short path, removed afterwards, for programs that make Unix sockets a few levels

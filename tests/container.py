@@ -20,6 +20,7 @@ from pathlib import Path
 from tests.components import require_component, stop_process
 
 BOOT_SECONDS = 60
+TIMED_OUT, KILLED_AFTER_TIMEOUT = 124, 137  # coreutils timeout's exit statuses
 TOOLS = {"systemd-nspawn": "systemd-container", "mmdebstrap": "mmdebstrap", "nsenter": "util-linux"}
 
 
@@ -97,14 +98,24 @@ class Container:
         timeout: float = 60,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` inside the container (as ``user``, with that user's groups, when given)."""
+        """Run ``argv`` inside the container (as ``user``, with that user's groups, when given), for at most
+        ``timeout`` seconds."""
         self._check_alive()
+        # nsenter forks the command into the container's PID namespace and killing nsenter would leave it running
+        # there (an apt-get holding dpkg's lock for the next scenario): the command's own deadline is inside, by
+        # coreutils' timeout, and the one out here only catches nsenter itself hanging.
         command = ["nsenter", f"--target={self.leader}", "--all", "--wd=/", "--"]
+        command += ["timeout", "--kill-after=5", f"{timeout}s"]
         if user is not None:
             command += ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--reset-env", "--"]
         variables = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", **(env or {})}
         command += ["env", *(f"{key}={value}" for key, value in variables.items()), *argv]
-        result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout, check=False)
+        result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout + 15, check=False)
+        if result.returncode in (TIMED_OUT, KILLED_AFTER_TIMEOUT):
+            raise AssertionError(
+                f"in the container, {' '.join(argv)} did not finish in {timeout} s and was stopped:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"in the container, {' '.join(argv)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"

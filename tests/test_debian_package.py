@@ -28,11 +28,15 @@ import httpx
 import pytest
 
 from tests.components import stop_process
-from tests.conftest import card_png
-from tests.container import Container, booted, make_root, require_container_tools
+from tests.conftest import PHASE_REPORTS, card_png
+from tests.container import BOOT_SECONDS, Container, booted, make_root, require_container_tools
 from tests.daemon_harness import ROOT, wait_for
 
-pytestmark = pytest.mark.slow
+BUILD_SECONDS = 600  # make deb: about 2 minutes alone, 4 to 6 beside the rest of the suite on 2 cores
+APT_SECONDS = 300
+# The module fixture's work (the package, the root, the boot) counts toward the first scenario's limit, and that
+# scenario is the installation: pytest's usual 300 s is not enough for both on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_SECONDS + BOOT_SECONDS + APT_SECONDS + 60)]
 
 CONFIG = "/etc/printd/printd.toml"
 SIM_DIR = "/var/lib/printd/sim"
@@ -80,7 +84,7 @@ def built_package(log: Path) -> subprocess.Popen[bytes] | Path:
         return subprocess.Popen(["make", "deb"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
-def wait_ok(process: subprocess.Popen[bytes], what: str, log: Path, timeout: float = 600) -> None:
+def wait_ok(process: subprocess.Popen[bytes], what: str, log: Path, timeout: float = BUILD_SECONDS) -> None:
     code = process.wait(timeout)
     assert code == 0, f"{what} failed ({code}):\n{log.read_text(errors='replace')[-6000:]}"
 
@@ -91,6 +95,7 @@ class Station:
     def __init__(self, container: Container, deb: Path) -> None:
         self.container = container
         self.deb = deb
+        self.failed_scenario: str | None = None  # the scenarios build on each other: after a failure, none runs
         with socket.socket() as probe:  # the container shares this machine's network: a port free here
             probe.bind(("127.0.0.1", 0))
             self.web_port = probe.getsockname()[1]
@@ -100,7 +105,9 @@ class Station:
 
     def apt(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """apt-get as an administrator runs it, answering nothing (debconf's defaults, or what was preseeded)."""
-        return self.run("apt-get", *argv, "--yes", "--quiet", env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+        return self.run(
+            "apt-get", *argv, "--yes", "--quiet", env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=APT_SECONDS
+        )
 
     def printctl_json(self, *argv: str, user: str | None = None) -> object:
         return json.loads(self.run("printctl", "--json", *argv, user=user).stdout)
@@ -203,6 +210,18 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
         f"\ncontainer test: package and root {prepared - started:.0f} s; boot, checks and power-off "
         f"{time.monotonic() - prepared:.0f} s"
     )
+
+
+@pytest.fixture(autouse=True)
+def scenario(station: Station, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each scenario starts from the station the ones before it left: once one failed, the rest fail at once naming
+    it, rather than each with a confusing error of its own."""
+    if station.failed_scenario is not None:
+        pytest.fail(f"not run: {station.failed_scenario} failed before it and left the station in an unknown state")
+    yield
+    call = request.node.stash.get(PHASE_REPORTS, {}).get("call")
+    if call is not None and call.failed:
+        station.failed_scenario = request.node.name
 
 
 def test_apt_installs_the_package_on_a_fresh_debian(station: Station) -> None:
