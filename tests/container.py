@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.components import require_component, stop_process
 
-BOOT_SECONDS = 60
+BOOT_SECONDS = 120  # a few seconds alone; much more on a loaded 2-core machine
 TIMED_OUT, KILLED_AFTER_TIMEOUT = 124, 137  # coreutils timeout's exit statuses
 TOOLS = {"systemd-nspawn": "systemd-container", "mmdebstrap": "mmdebstrap", "nsenter": "util-linux"}
 
@@ -83,7 +83,7 @@ class Container:
         while time.monotonic() < deadline:
             self._check_alive()
             if not self.leader:
-                self.leader = self._child_of(self._nspawn.pid)
+                self.leader = self._container_init(self._nspawn.pid)
             elif self.run("systemctl", "is-system-running", check=False).stdout.strip() in ("running", "degraded"):
                 return
             time.sleep(0.2)
@@ -147,9 +147,17 @@ class Container:
             raise AssertionError(f"systemd-nspawn exited {self._nspawn.returncode}:\n{self.console_text()}")
 
     @staticmethod
-    def _child_of(pid: int) -> int:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return int(children[0]) if children else 0
+    def _container_init(nspawn: int) -> int:
+        """The container's PID 1 (its systemd), as this machine numbers it, once nspawn has started it; else 0.
+        nspawn's first child is a short-lived helper in the host's PID namespace that starts the container's init
+        and exits: entering that helper's namespaces would run commands outside the container, then fail."""
+        for child in Path(f"/proc/{nspawn}/task/{nspawn}/children").read_text().split():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                status = Path(f"/proc/{child}/status").read_text()
+                numbers = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+                if len(numbers) >= 2 and numbers[-1] == "1":
+                    return int(child)
+        return 0
 
 
 @contextlib.contextmanager
