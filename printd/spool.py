@@ -174,6 +174,10 @@ class SpoolWatcher:
         if data is not None and not jobs and not problems:
             problems.append("the file holds no job")
         target = _free_name((self.rejected if problems else self.done) / path.name)
+        if problems:  # the reason is there before the file it explains appears in rejected/
+            report = _free_name(target.with_name(target.name + ".error.txt"))
+            text = f"{len(problems)} problem(s); {accepted} job(s) of this file were accepted.\n" + "\n".join(problems)
+            _write_private(report, (text + "\n").encode(), REPORT_MODE)
         if data is None:
             os.rename(path, target)  # whatever it is (a link, a pipe), it leaves the spool as it is
         else:
@@ -181,9 +185,6 @@ class SpoolWatcher:
             path.unlink()
         # File names are the writer's choice and may name a resident: they are not logged.
         if problems:
-            report = _free_name(target.with_name(target.name + ".error.txt"))
-            text = f"{len(problems)} problem(s); {accepted} job(s) of this file were accepted.\n" + "\n".join(problems)
-            _write_private(report, (text + "\n").encode(), REPORT_MODE)
             log.warning("spool.rejected", accepted=accepted, problems=len(problems), actor=actor)
         else:
             log.info("spool.taken", accepted=accepted, actor=actor)
