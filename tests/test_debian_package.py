@@ -1,12 +1,13 @@
-"""The Debian package under a live systemd: built by `make deb`, installed with apt into a freshly booted Debian 12
-container, then driven the way the office's IT person and its staff would — checked with systemd's own tools.
+"""The Debian package under a live systemd: built by `make deb-package`, installed with apt into a freshly booted
+Debian 12 container, then driven the way the office's IT person and its staff would — checked with systemd's own tools.
 
 The tests run in file order on one container (each leaves the station as the next expects): installation, socket
 activation, the STATUS= line, reload, who may use the socket, a stop that lets the card finish, a SIGKILL and the
-start-up settlement, a wedged printer and the watchdog, the journal, the sandbox, then remove and purge. After every
-printing scenario the ledger balances and matches the simulator's physical truth.
+start-up settlement, a wedged printer and the watchdog, the journal, the sandbox, then remove and purge; once one
+fails, the rest are not run. After every printing scenario the ledger balances and matches the simulator's physical
+truth. lintian checks the package meanwhile (what `make deb` adds to `make deb-package`); the last test reads it.
 
-PRINTD_TEST_DEB=PATH uses an already built package instead of running `make deb` (about 2 minutes).
+PRINTD_TEST_DEB=PATH uses an already built package instead of building one (about 2 minutes).
 
 What a container cannot do (named here and in the README): udev does not run in it (no /sys write access), so the
 package's udev rule is installed but never applied to a device; nothing else in printd's units is refused.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -27,12 +29,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.components import stop_process
+from tests.components import require_component, stop_process
 from tests.conftest import PHASE_REPORTS, card_png
 from tests.container import BOOT_SECONDS, Container, booted, make_root, require_container_tools
 from tests.daemon_harness import ROOT, wait_for
 
-BUILD_SECONDS = 600  # make deb: about 2 minutes alone, 4 to 6 beside the rest of the suite on 2 cores
+BUILD_SECONDS = 600  # make deb-package: a minute or two alone, 3 to 5 beside the rest of the suite on 2 cores
 APT_SECONDS = 300
 # The module fixture's work (the package, the root, the boot) counts toward the first scenario's limit, and that
 # scenario is the installation: pytest's usual 300 s is not enough for both on a loaded machine.
@@ -76,17 +78,48 @@ def station_config(printers: dict[str, tuple[float, list[str]]], web_port: int, 
     return text
 
 
-def built_package(log: Path) -> subprocess.Popen[bytes] | Path:
-    given = os.environ.get("PRINTD_TEST_DEB")
-    if given:
-        return Path(given).resolve()
+def started(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen(["make", "deb"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
 def wait_ok(process: subprocess.Popen[bytes], what: str, log: Path, timeout: float = BUILD_SECONDS) -> None:
     code = process.wait(timeout)
     assert code == 0, f"{what} failed ({code}):\n{log.read_text(errors='replace')[-6000:]}"
+
+
+class Package:
+    """The package under test — built by `make deb-package` while mmdebstrap makes the container's root, or the one
+    PRINTD_TEST_DEB names — and lintian's check of it, which runs beside the scenarios (it takes a minute or two)."""
+
+    def __init__(self, work: Path) -> None:
+        self.build_log, self.lintian_log = work / "deb.log", work / "lintian.log"
+        given = os.environ.get("PRINTD_TEST_DEB")
+        self._path = Path(given).resolve() if given else None
+        self._build = None if given else started(["make", "deb-package"], self.build_log)
+        self._lintian: subprocess.Popen[bytes] | None = None
+
+    def path(self) -> Path:
+        """The .deb, once built; lintian starts on it."""
+        if self._path is None:
+            assert self._build is not None
+            wait_ok(self._build, "make deb-package", self.build_log)
+            self._path = max((ROOT / "dist").glob("printd_*.deb"), key=lambda path: path.stat().st_mtime)
+        if self._lintian is None and shutil.which("lintian"):
+            self._lintian = started(["lintian", "--fail-on", "error", str(self._path)], self.lintian_log)
+        return self._path
+
+    def lintian_report(self) -> str:
+        """What lintian said of the package; fails if it found an error."""
+        self.path()
+        assert self._lintian is not None
+        wait_ok(self._lintian, "lintian", self.lintian_log)
+        return self.lintian_log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        for process in (self._build, self._lintian):
+            if process is not None:
+                stop_process(process, 10)
 
 
 class Station:
@@ -179,21 +212,21 @@ class Station:
 
 
 @pytest.fixture(scope="module")
-def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
+def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Package]:
     require_container_tools()
-    work = tmp_path_factory.mktemp("container")
-    started = time.monotonic()
-    build = built_package(work / "deb.log")
+    built = Package(tmp_path_factory.mktemp("package"))
     try:
-        wait_ok(make_root(work / "root", work / "mmdebstrap.log"), "mmdebstrap", work / "mmdebstrap.log")
-        if isinstance(build, subprocess.Popen):
-            wait_ok(build, "make deb", work / "deb.log")
-            deb = max((ROOT / "dist").glob("printd_*.deb"), key=lambda path: path.stat().st_mtime)
-        else:
-            deb = build
+        yield built
     finally:
-        if isinstance(build, subprocess.Popen):
-            stop_process(build, 10)  # make deb left running when mmdebstrap failed
+        built.stop()  # a build or a lintian left running when the module ended early
+
+
+@pytest.fixture(scope="module")
+def booted_station(package: Package, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
+    work = tmp_path_factory.mktemp("container")
+    began = time.monotonic()
+    wait_ok(make_root(work / "root", work / "mmdebstrap.log"), "mmdebstrap", work / "mmdebstrap.log")
+    deb = package.path()
     prepared = time.monotonic()
     with booted(work / "root", "printd-test", work / "console.log") as container:
         inside = container.path("/root") / deb.name
@@ -207,21 +240,23 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
             face.chmod(0o644)
         yield Station(container, inside)
     print(
-        f"\ncontainer test: package and root {prepared - started:.0f} s; boot, checks and power-off "
+        f"\ncontainer test: package and root {prepared - began:.0f} s; boot, checks and power-off "
         f"{time.monotonic() - prepared:.0f} s"
     )
 
 
-@pytest.fixture(autouse=True)
-def scenario(station: Station, request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each scenario starts from the station the ones before it left: once one failed, the rest fail at once naming
-    it, rather than each with a confusing error of its own."""
-    if station.failed_scenario is not None:
-        pytest.fail(f"not run: {station.failed_scenario} failed before it and left the station in an unknown state")
-    yield
+@pytest.fixture
+def station(booted_station: Station, request: pytest.FixtureRequest) -> Iterator[Station]:
+    """The station as the scenarios before left it: once one failed, the rest fail at once naming it, rather than
+    each with a confusing error of its own."""
+    if booted_station.failed_scenario is not None:
+        pytest.fail(
+            f"not run: {booted_station.failed_scenario} failed before it and left the station in an unknown state"
+        )
+    yield booted_station
     call = request.node.stash.get(PHASE_REPORTS, {}).get("call")
     if call is not None and call.failed:
-        station.failed_scenario = request.node.name
+        booted_station.failed_scenario = request.node.name
 
 
 def test_apt_installs_the_package_on_a_fresh_debian(station: Station) -> None:
@@ -440,3 +475,13 @@ def test_remove_stops_everything_and_purge_keeps_the_ledger_unless_asked(station
     station.run("debconf-set-selections", input="printd printd/purge_database boolean true\n")
     station.apt("purge", "printd")
     assert not station.container.path("/var/lib/printd").exists()
+
+
+def test_lintian_finds_no_error_in_the_package(package: Package) -> None:
+    missing = None if shutil.which("lintian") else "lintian is not installed; make setup installs it"
+    require_component("lintian", missing)
+    report = package.lintian_report()
+    tags = re.findall(r"^([EWIP]): printd\S*: (\S+)", report, flags=re.MULTILINE)
+    assert not [tag for level, tag in tags if level == "E"], report
+    warnings = sorted({tag for level, tag in tags if level == "W"})
+    print(f"lintian: no error; warnings: {', '.join(warnings) or 'none'}")
