@@ -78,9 +78,9 @@ def station_config(printers: dict[str, tuple[float, list[str]]], web_port: int, 
     return text
 
 
-def started(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def started(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
 
 
 def wait_ok(process: subprocess.Popen[bytes], what: str, log: Path, timeout: float = BUILD_SECONDS) -> None:
@@ -96,7 +96,9 @@ class Package:
         self.build_log, self.lintian_log = work / "deb.log", work / "lintian.log"
         given = os.environ.get("PRINTD_TEST_DEB")
         self._path = Path(given).resolve() if given else None
-        self._build = None if given else started(["make", "deb-package"], self.build_log)
+        # dpkg-deb's xz at level 1, not 6: the same files in 33 MB instead of 27, 17 CPU-seconds instead of 91
+        quick = {"DPKG_DEB_COMPRESSOR_LEVEL": "1"}
+        self._build = None if given else started(["make", "deb-package"], self.build_log, quick)
         self._lintian: subprocess.Popen[bytes] | None = None
 
     def path(self) -> Path:
