@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -166,10 +167,10 @@ class DaemonProcess(ChildProcess):
         return path
 
     def start(self, extra_station: dict[str, Any] | None = None) -> None:
-        """Start printd and wait for its socket."""
+        """Start printd and wait until its socket takes connections."""
         process = self.spawn(extra_station)
         deadline = time.monotonic() + 30
-        while not os.path.exists(self.socket):
+        while not listening(self.socket):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"printd did not start:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.05)
@@ -190,6 +191,16 @@ class DaemonProcess(ChildProcess):
     def open_store(self) -> Store:
         """The store the daemon uses, opened as this station (close it before the daemon starts again)."""
         return open_store(self.store_setting, station=self.station)
+
+
+def listening(path: str) -> bool:
+    """Whether a Unix socket at ``path`` takes connections: its file appears at bind(), a moment before listen()."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+    return True
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:

@@ -25,7 +25,7 @@ from printd.daemon import STOP_TIMEOUT_SECONDS
 from printd.watchdog import READY_PROBE_SECONDS
 from printd.web.server import GRACEFUL_SECONDS
 from tests.conftest import assert_ledger_consistent, card_png
-from tests.daemon_harness import ROOT, DaemonProcess, SimSpec, wait_for
+from tests.daemon_harness import ROOT, DaemonProcess, SimSpec, listening, wait_for
 from tests.systemd_tools import systemd_tool
 from tests.web_harness import WebProcess
 
@@ -234,7 +234,7 @@ def test_printd_prints_with_writable_executable_memory_refused(tmp_path: Path) -
             [sys.executable, "-c", _UNDER_MDWE, str(config), "printd"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        wait_for(lambda: Path(d.socket).exists() or process.poll() is not None, 30, "printd to start")
+        wait_for(lambda: listening(d.socket) or process.poll() is not None, 30, "printd to start")
         assert process.poll() is None, d.log_path.read_text()
         with d.client() as client:
             client.call("stock.receive", {"count": 2, "ref": "DO-1"})
